@@ -1,0 +1,1 @@
+"""Buurtkas: vouchers, initiatives and a ledger for a municipality's neighbourhood budget."""

@@ -1,0 +1,1 @@
+"""Gemeente, wijken and buurten."""

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class AreaOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None

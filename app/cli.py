@@ -1,0 +1,364 @@
+"""The `buurtkas` command (also `python -m app`).
+
+Each command runs in one transaction: it prints a clear error and exits non-zero on bad input, and then
+nothing has changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.config import Settings, get_settings
+from app.db import Database
+from app.errors import AppError
+from app.kit.clock import today as amsterdam_today
+from app.kit.csvfile import CsvError
+
+cli = typer.Typer(
+    help="Buurtkas: vouchers, initiatives and the ledger.", no_args_is_help=True, add_completion=False
+)
+db_cli = typer.Typer(help="The database.", no_args_is_help=True)
+areas_cli = typer.Typer(help="Gemeente, wijken and buurten.", no_args_is_help=True)
+households_cli = typer.Typer(help="Households (addresses).", no_args_is_help=True)
+periods_cli = typer.Typer(help="Voucher periods.", no_args_is_help=True)
+vouchers_cli = typer.Typer(help="Single vouchers.", no_args_is_help=True)
+initiatives_cli = typer.Typer(help="Initiatives.", no_args_is_help=True)
+ledger_cli = typer.Typer(help="The ledger.", no_args_is_help=True)
+for name, sub in (
+    ("db", db_cli),
+    ("areas", areas_cli),
+    ("households", households_cli),
+    ("periods", periods_cli),
+    ("vouchers", vouchers_cli),
+    ("initiatives", initiatives_cli),
+    ("ledger", ledger_cli),
+):
+    cli.add_typer(sub, name=name)
+
+ACTOR = "cli"
+
+
+class CliFailure(Exception):
+    """A clear message for the operator; exit code 1, nothing changed."""
+
+
+def fail(message: str) -> None:
+    raise CliFailure(message)
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    db = Database(settings())
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        raise CliFailure(f"settings: {exc}") from exc
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliFailure(f"{option}: {value!r} is not a date like 2027-03-31") from None
+
+
+def today_option(value: str | None) -> date:
+    return parse_day(value, "--today") if value else amsterdam_today()
+
+
+TodayOpt = Annotated[
+    str | None, typer.Option("--today", help="Act as if it were this date (YYYY-MM-DD).", hidden=True)
+]
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    from app.migrate import upgrade
+
+    upgrade(settings())
+    typer.echo("database is up to date")
+
+
+@areas_cli.command("import")
+def areas_import(file: Annotated[Path, typer.Argument(help="CSV: code,name,kind,parent_code")]) -> None:
+    """Create or update areas from a CSV file."""
+    from app.areas.service import import_areas
+
+    with database() as db:
+        result = db.run_write(lambda s: import_areas(s, file, actor=ACTOR))
+    typer.echo(f"areas: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+
+
+@households_cli.command("import")
+def households_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: address_id,postcode,huisnummer,huisletter,toevoeging,straat,woonplaats,buurtcode"
+        ),
+    ],
+    keep_missing: Annotated[
+        bool, typer.Option(help="Do not deactivate addresses missing from the file.")
+    ] = False,
+) -> None:
+    """Upsert households from the municipality's address list; missing addresses become inactive."""
+    from app.households.service import import_households
+
+    with database() as db:
+        result = db.run_write(
+            lambda s: import_households(s, file, actor=ACTOR, deactivate_missing=not keep_missing)
+        )
+    typer.echo(
+        f"households: {result.rows} rows, {result.created} new, {result.deactivated} deactivated, "
+        f"{result.active} active in all"
+    )
+
+
+@periods_cli.command("open")
+def periods_open(
+    name: Annotated[str, typer.Option("--name", help='e.g. "Voorjaar 2027"')],
+    starts: Annotated[str, typer.Option("--starts", help="YYYY-MM-DD")],
+    ends: Annotated[str, typer.Option("--ends", help="YYYY-MM-DD: the last day the vouchers can be given")],
+    codes_out: Annotated[
+        Path, typer.Option("--codes-out", help="CSV for the print batch: address columns + code")
+    ],
+    value_cents: Annotated[
+        int | None, typer.Option("--value-cents", help="Face value (default from settings)")
+    ] = None,
+    letters_out: Annotated[
+        Path | None, typer.Option("--letters-out", help="PDF letters (not available yet)")
+    ] = None,
+    today: TodayOpt = None,
+) -> None:
+    """Open a period and issue one voucher to every active household that has none in it yet."""
+    from app.vouchers.printbatch import CodesFile
+    from app.vouchers.service import open_period
+
+    if letters_out is not None:
+        fail("--letters-out: letters are not built yet; use --codes-out and a mail house for now")
+    conf = settings()
+    value = value_cents if value_cents is not None else conf.default_voucher_value_cents
+    starts_on, ends_on = parse_day(starts, "--starts"), parse_day(ends, "--ends")
+    day = today_option(today)
+    with database() as db, CodesFile(codes_out) as codes_file:
+        result = db.run_write(
+            lambda s: open_period(
+                s,
+                name=name,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                value_cents=value,
+                actor=ACTOR,
+                today=day,
+                sink=codes_file.write,
+            ),
+            attempts=1,
+        )
+        codes_file.commit()
+    verb = "opened" if result.created else "extended" if result.extended else "already open"
+    typer.echo(f"period {name!r} {verb}: {result.issued} vouchers issued, codes in {codes_out}")
+
+
+@vouchers_cli.command("reissue")
+def vouchers_reissue(
+    postcode: Annotated[str, typer.Option("--postcode")],
+    huisnummer: Annotated[int, typer.Option("--huisnummer")],
+    period: Annotated[str, typer.Option("--period", help="Period name")],
+    huisletter: Annotated[str, typer.Option("--huisletter")] = "",
+    toevoeging: Annotated[str, typer.Option("--toevoeging")] = "",
+    today: TodayOpt = None,
+) -> None:
+    """Replace a lost voucher: the old code stops working, its balance moves to a new code (printed once)."""
+    from app.vouchers.service import reissue_for_address
+
+    day = today_option(today)
+    with database() as db:
+        code = db.run_write(
+            lambda s: reissue_for_address(
+                s,
+                postcode=postcode,
+                huisnummer=huisnummer,
+                huisletter=huisletter,
+                toevoeging=toevoeging,
+                period_name=period,
+                actor=ACTOR,
+                today=day,
+            )
+        )
+    typer.echo(f"new code: {code}")
+
+
+@initiatives_cli.command("create")
+def initiatives_create(
+    title: Annotated[str, typer.Option("--title")],
+    area: Annotated[str, typer.Option("--area", help="CBS code of a buurt, wijk or the gemeente")],
+    target_cents: Annotated[int, typer.Option("--target-cents")],
+    deadline: Annotated[str | None, typer.Option("--deadline", help="YYYY-MM-DD")] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Submit and publish it at once")] = False,
+    summary: Annotated[str, typer.Option("--summary")] = "",
+    today: TodayOpt = None,
+) -> None:
+    """Create an initiative; prints its id alone on the last line."""
+    from app.initiatives.service import NewInitiative, create_and_maybe_publish
+
+    conf = settings()
+    day = today_option(today)
+    data = NewInitiative(
+        title=title,
+        area_code=area,
+        target_cents=target_cents,
+        deadline=parse_day(deadline, "--deadline") if deadline else None,
+        summary=summary,
+    )
+    with database() as db:
+        initiative_id = db.run_write(
+            lambda s: create_and_maybe_publish(
+                s, data, publish=publish, settings=conf, actor=ACTOR, today=day
+            )
+        )
+    typer.echo(f"initiative created{' and published' if publish else ' as draft'}")
+    typer.echo(str(initiative_id))
+
+
+@initiatives_cli.command("transition")
+def initiatives_transition(
+    initiative_id: Annotated[int, typer.Argument()],
+    to: Annotated[str, typer.Option("--to", help="submitted, published, cancelled, withdrawn, completed, …")],
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    today: TodayOpt = None,
+) -> None:
+    """Move an initiative along its life cycle (unfunded endings return every pledge)."""
+    from app.initiatives.service import transition
+    from app.models import InitiativeStatus
+
+    if to not in InitiativeStatus.__members__:
+        fail(f"--to: {to!r} is not one of {', '.join(InitiativeStatus)}")
+    day = today_option(today)
+    with database() as db:
+        db.run_write(
+            lambda s: transition(
+                s, initiative_id, InitiativeStatus(to), actor=ACTOR, reason=reason, today=day
+            )
+        )
+    typer.echo(f"initiative {initiative_id} is now {to}")
+
+
+@ledger_cli.command("verify")
+def ledger_verify() -> None:
+    """Check every ledger invariant; exits 1 on any violation."""
+    from app.ledger.verify import verify_ledger
+
+    with database() as db, db.read() as session:
+        report = verify_ledger(session)
+    for violation in report.violations:
+        typer.echo(f"VIOLATION {violation}", err=True)
+    typer.echo(
+        f"ledger: {report.accounts} accounts, {report.transfers} transfers, total {report.total_cents} cents: "
+        + ("OK" if report.ok else f"{len(report.violations)} violation(s)")
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@cli.command("tick")
+def tick(today: TodayOpt = None) -> None:
+    """Do what is due: expire vouchers of ended periods, expire initiatives past their deadline, return funds."""
+    from app.ticks import run_tick
+
+    day = today_option(today)
+    with database() as db:
+        report = run_tick(db, today=day, actor="tick")
+    typer.echo(report.summary())
+
+
+@cli.command("demo")
+def demo(
+    households: Annotated[int, typer.Option("--households", min=10, max=50_000)] = 3_000,
+    codes_out: Annotated[Path, typer.Option("--codes-out")] = Path("var/demo-codes.csv"),
+) -> None:
+    """Load a demo municipality (Almelo-like), a period, initiatives; prints a few voucher codes."""
+    from app.demo.loader import load_demo
+
+    conf = settings()
+    with database() as db:
+        lines = load_demo(db, conf, households=households, codes_out=codes_out)
+    for line in lines:
+        typer.echo(line)
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+) -> None:
+    """Serve the app with uvicorn."""
+    import uvicorn
+
+    settings()  # refuse to start with bad settings, with a clear message
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_level="info",
+    )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli(args=argv, standalone_mode=False)
+    except CliFailure as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except CsvError as exc:
+        typer.echo(f"error: the file was not imported, nothing changed:\n{exc}", err=True)
+        sys.exit(1)
+    except AppError as exc:
+        typer.echo(
+            f"error: {exc.detail_en if os.environ.get('LANG', '').startswith('en') else exc.detail}", err=True
+        )
+        sys.exit(1)
+    except IntegrityError as exc:
+        typer.echo(
+            f"error: this conflicts with data already in the database, nothing changed ({exc.orig})", err=True
+        )
+        sys.exit(1)
+    except OperationalError as exc:
+        typer.echo(f"error: the database could not do this ({exc.orig}); nothing changed", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Settings, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class VoucherScope(StrEnum):
+    """Where a voucher may be given: anywhere in the gemeente, or only in its own wijk or buurt."""
+
+    gemeente = "gemeente"
+    wijk = "wijk"
+    buurt = "buurt"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = Environment.development
+    database_url: str = Field(default=f"sqlite:///{Path('var/buurtkas.db').absolute()}")
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    municipality_name: str = "Almelo"
+
+    voucher_scope: VoucherScope = VoucherScope.gemeente
+    default_voucher_value_cents: int = Field(default=750, gt=0)
+    initiative_min_target_cents: int = Field(default=5_000, gt=0)
+    initiative_max_target_cents: int = Field(default=250_000, gt=0)
+    min_pledge_cents: int = Field(default=100, gt=0)
+
+    # Failed voucher-code attempts (unknown codes) allowed per window, per client and in total.
+    code_failures_per_client: int = Field(default=20, gt=0)
+    code_failures_total: int = Field(default=2_000, gt=0)
+    code_failure_window_seconds: int = Field(default=600, gt=0)
+
+    db_pool_size: int = Field(default=20, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=15_000, gt=0)
+
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    smtp_url: str = ""
+    embed_allowed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("embed_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_present(self) -> Settings:
+        if not self.secret_key:
+            if self.environment == Environment.production:
+                raise ValueError(
+                    "SECRET_KEY is not set. Production refuses to start without it: set SECRET_KEY to a long "
+                    "random value (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
+            self.secret_key = DEV_SECRET_KEY
+        elif self.environment == Environment.production and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters in production.")
+        if self.initiative_min_target_cents > self.initiative_max_target_cents:
+            raise ValueError("INITIATIVE_MIN_TARGET_CENTS is larger than INITIATIVE_MAX_TARGET_CENTS.")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Demo data for the Almelo (GM0141) showcase municipality."""

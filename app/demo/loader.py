@@ -1,0 +1,227 @@
+"""`buurtkas demo`: a believable Almelo-like municipality to try Buurtkas with.
+
+Everything goes through the same services as real data (CSV import, period opening, pledges, the state
+machine), in one transaction, so the demo also proves the ledger: `buurtkas ledger verify` is green after it.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
+
+from app.areas import repository as areas
+from app.areas.service import import_areas
+from app.config import Settings
+from app.db import Database
+from app.demo.content import AREAS_CSV, INITIATIVES, generate_households
+from app.households.service import COLUMNS as HOUSEHOLD_COLUMNS
+from app.households.service import import_households
+from app.initiatives.service import NewInitiative, create_initiative, transition
+from app.kit.clock import today as amsterdam_today
+from app.migrate import upgrade
+from app.models import Area, Household, InitiativeStatus, LedgerAccount, Voucher, VoucherPeriod, VoucherStatus
+from app.pledges.service import pledge_from_voucher
+from app.vouchers import repository as vouchers
+from app.vouchers.printbatch import CodesFile
+from app.vouchers.service import open_period, reissue
+
+ACTOR = "demo"
+SHOWN_CODES = 5
+
+
+def period_name(day: date) -> str:
+    return f"{'Voorjaar' if 3 <= day.month <= 8 else 'Najaar'} {day.year if day.month >= 3 else day.year - 1}"
+
+
+def load_demo(db: Database, settings: Settings, *, households: int, codes_out: Path) -> list[str]:
+    """Load the demo (or, when it is there already, reissue a few vouchers); returns lines to print."""
+    upgrade(settings)
+    today = amsterdam_today()
+    with db.read() as session:
+        loaded = session.scalar(select(func.count()).select_from(Area)) or 0
+    if loaded:
+        return _fresh_codes(db, settings, today)
+
+    codes: dict[int, str] = {}
+    with tempfile.TemporaryDirectory() as tmp, CodesFile(codes_out) as codes_file:
+        addresses = Path(tmp) / "households.csv"
+        with addresses.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=HOUSEHOLD_COLUMNS)
+            writer.writeheader()
+            writer.writerows(generate_households(households))
+
+        def sink(household: Row[Any], code: str) -> None:
+            codes[household.id] = code
+            codes_file.write(household, code)
+
+        def work(session: Session) -> str:
+            import_areas(session, AREAS_CSV, actor=ACTOR)
+            import_households(session, addresses, actor=ACTOR)
+            name = period_name(today)
+            open_period(
+                session,
+                name=name,
+                starts_on=today - timedelta(days=30),
+                ends_on=today + timedelta(days=150),
+                value_cents=settings.default_voucher_value_cents,
+                actor=ACTOR,
+                today=today,
+                sink=sink,
+            )
+            _initiatives(session, settings, today)
+            return name
+
+        name = db.run_write(work, attempts=1)
+        codes_file.commit()
+
+    with db.read() as session:
+        untouched = _untouched_vouchers(session, settings.default_voucher_value_cents, limit=SHOWN_CODES)
+    lines = [
+        f"demo loaded: gemeente Almelo, {households} households, period {name!r}, {len(INITIATIVES)} initiatives",
+        f"all {len(codes)} voucher codes are in {codes_out} (a demo convenience: real codes exist only in the print batch)",
+        "a few unused voucher codes to try:",
+    ]
+    lines += [f"  {codes[h]}   {settings.base_url}/v/{codes[h].replace('-', '')}" for h, _ in untouched]
+    return lines
+
+
+def _initiatives(session: Session, settings: Settings, today: date) -> None:
+    rng = random.Random(141)
+    period_id = session.scalar(select(VoucherPeriod.id).order_by(VoucherPeriod.id.desc()))
+    pool = list(
+        session.execute(
+            select(Voucher.id, Household.buurt_id)
+            .join(Household, Household.id == Voucher.household_id)
+            .where(Voucher.period_id == period_id)
+            .order_by(Voucher.id)
+        ).all()
+    )
+    rng.shuffle(pool)
+    used: set[int] = set()
+    for spec in INITIATIVES:
+        state = InitiativeStatus(spec["state"])
+        days_left = int(spec.get("days_left") or 0)
+        initiative_id = create_initiative(
+            session,
+            NewInitiative(
+                title=spec["title"],
+                area_code=spec["area_code"],
+                target_cents=int(spec["target_cents"]),
+                deadline=today
+                + timedelta(days=max(days_left, 1) if state == InitiativeStatus.published else 60),
+                summary=spec["summary"],
+                description=spec["description"],
+                category=spec["category"],
+                initiator_name=spec.get("initiator", ""),
+            ),
+            settings=settings,
+            actor=ACTOR,
+            today=today,
+        )
+        if state == InitiativeStatus.draft:
+            continue
+        transition(session, initiative_id, InitiativeStatus.submitted, actor=ACTOR, today=today)
+        if state == InitiativeStatus.submitted:
+            continue
+        transition(
+            session, initiative_id, InitiativeStatus.published, actor=ACTOR, reason="demo", today=today
+        )
+        share = (
+            1.0
+            if state in (InitiativeStatus.funded, InitiativeStatus.completed)
+            else float(spec["funded_share"])
+        )
+        if state == InitiativeStatus.expired:
+            share = 0.4
+        goal = round(int(spec["target_cents"]) * share)
+        _pledge_until(session, settings, today, rng, initiative_id, goal, pool, used, spec["area_code"])
+        if state == InitiativeStatus.completed:
+            transition(
+                session, initiative_id, InitiativeStatus.completed, actor=ACTOR, reason="demo", today=today
+            )
+        elif state == InitiativeStatus.expired:
+            transition(
+                session,
+                initiative_id,
+                InitiativeStatus.expired,
+                actor=ACTOR,
+                reason="deadline passed",
+                today=today,
+            )
+
+
+def _pledge_until(
+    session: Session,
+    settings: Settings,
+    today: date,
+    rng: random.Random,
+    initiative_id: int,
+    goal_cents: int,
+    pool: list[Row[Any]],
+    used: set[int],
+    area_code: str,
+) -> None:
+    area = areas.by_code(session, area_code)
+    assert area is not None
+    nearby = set(areas.descendant_ids(session, area.id))
+    # Households in the initiative's own area give first, as they would.
+    candidates = [row for row in pool if row.buurt_id in nearby] + [
+        row for row in pool if row.buurt_id not in nearby
+    ]
+    raised = 0
+    for row in candidates:
+        if raised >= goal_cents:
+            break
+        if row.id in used:
+            continue
+        voucher = vouchers.find_by_id(session, row.id)
+        if voucher is None or voucher.balance_cents <= 0:
+            continue
+        amount = rng.choice([None, None, None, 500, 250]) if goal_cents - raised > 750 else None
+        amount = min(amount, voucher.balance_cents) if amount else None
+        result = pledge_from_voucher(
+            session,
+            voucher=voucher,
+            initiative_id=initiative_id,
+            amount_cents=amount,
+            settings=settings,
+            today=today,
+            actor=ACTOR,
+        )
+        raised += result.amount_cents
+        used.add(row.id)
+
+
+def _untouched_vouchers(session: Session, value_cents: int, *, limit: int) -> list[tuple[int, int]]:
+    """(household id, voucher id) of live vouchers that still hold their full value."""
+    rows = session.execute(
+        select(Voucher.household_id, Voucher.id)
+        .join(LedgerAccount, LedgerAccount.voucher_id == Voucher.id)
+        .where(Voucher.status == VoucherStatus.active, LedgerAccount.balance_cents == value_cents)
+        .order_by(Voucher.id)
+        .limit(limit)
+    ).all()
+    return [(int(h), int(v)) for h, v in rows]
+
+
+def _fresh_codes(db: Database, settings: Settings, today: date) -> list[str]:
+    """The demo is there already and codes are never stored: reissue a few unused vouchers to print."""
+
+    def work(session: Session) -> list[str]:
+        lines = []
+        for _household, voucher_id in _untouched_vouchers(
+            session, settings.default_voucher_value_cents, limit=SHOWN_CODES
+        ):
+            _new_id, code = reissue(session, voucher_id=voucher_id, actor=ACTOR, today=today)
+            lines.append(f"  {code}   {settings.base_url}/v/{code.replace('-', '')}")
+        return lines
+
+    codes = db.run_write(work, attempts=1)
+    return ["demo already loaded; codes are never stored, so these vouchers were reissued for you:", *codes]

@@ -1,0 +1,165 @@
+"""Domain errors and their one mapping to `application/problem+json` (RFC 9457).
+
+Texts are plain Dutch first; English is chosen when the client prefers it (Accept-Language).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """An expected failure the client can act on. Subclasses set status, slug and texts."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Verzoek niet uitgevoerd"
+    title_en: ClassVar[str] = "Request not carried out"
+
+    def __init__(self, detail: str = "", detail_en: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.detail_en = detail_en or self.title_en
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def problem(self, english: bool = False) -> dict[str, Any]:
+        body = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title_en if english else self.title,
+            "status": self.status,
+            "detail": self.detail_en if english else self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Niet gevonden"
+    title_en = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Kan nu niet"
+    title_en = "Not possible now"
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Niet toegestaan"
+    title_en = "Not allowed"
+
+
+class InvalidInput(AppError):
+    status = 422
+    slug = "invalid-input"
+    title = "Ongeldige invoer"
+    title_en = "Invalid input"
+
+
+class TooManyAttempts(AppError):
+    status = 429
+    slug = "too-many-attempts"
+    title = "Te veel pogingen"
+    title_en = "Too many attempts"
+
+    def __init__(self, retry_after: int, detail: str = "", detail_en: str = "") -> None:
+        super().__init__(
+            detail
+            or f"Er zijn te veel onjuiste codes geprobeerd. Probeer het over {retry_after} seconden opnieuw.",
+            detail_en or f"Too many wrong codes were tried. Try again in {retry_after} seconds.",
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ServiceBusy(AppError):
+    status = 503
+    slug = "busy"
+    title = "Even druk"
+    title_en = "Busy"
+
+
+def prefers_english(request: Request) -> bool:
+    accept = request.headers.get("accept-language", "")
+    first = accept.split(",")[0].strip().lower()
+    return first.startswith("en")
+
+
+def problem_response(request: Request, error: AppError) -> JSONResponse:
+    return JSONResponse(
+        error.problem(prefers_english(request)),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=error.headers,
+    )
+
+
+_HTTP_TITLES = {
+    400: ("Verzoek niet begrepen", "Bad request"),
+    404: ("Niet gevonden", "Not found"),
+    405: ("Methode niet toegestaan", "Method not allowed"),
+    413: ("Verzoek te groot", "Request too large"),
+    415: ("Soort inhoud niet ondersteund", "Unsupported media type"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        english = prefers_english(request)
+        invalid = [
+            {
+                "name": ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "body",
+                "reason": err.get("msg", ""),
+                "code": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        body = {
+            "type": "/problems/invalid-input",
+            "title": InvalidInput.title_en if english else InvalidInput.title,
+            "status": 422,
+            "detail": (
+                "The request contains fields that are missing or invalid."
+                if english
+                else "Het verzoek bevat velden die ontbreken of niet kloppen."
+            ),
+            "invalidParams": jsonable_encoder(invalid),
+        }
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        nl, en = _HTTP_TITLES.get(exc.status_code, ("Fout", "Error"))
+        english = prefers_english(request)
+        default = (
+            HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
+        )
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in (nl, en, default) else ""
+        body = {
+            "type": "about:blank",
+            "title": en if english else nl,
+            "status": exc.status_code,
+            "detail": detail or (en if english else nl),
+        }
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=getattr(exc, "headers", None)
+        )

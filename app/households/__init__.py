@@ -1,0 +1,1 @@
+"""Households: one per residential address, no names."""

@@ -1,0 +1,1 @@
+"""Initiatives and their life cycle."""

@@ -1,0 +1,238 @@
+"""Creating initiatives and moving them through their life cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.areas import repository as areas
+from app.audit.service import record
+from app.config import Settings
+from app.initiatives import repository, states
+from app.initiatives.errors import InitiativeInvalid, InitiativeNotFound, TransitionNotAllowed
+from app.ledger import service as ledger
+from app.models import (
+    AccountKind,
+    Initiative,
+    InitiativeStatus,
+    InitiativeTransition,
+    LedgerAccount,
+    Pledge,
+    TransferKind,
+    Voucher,
+    VoucherPeriod,
+    VoucherStatus,
+)
+from app.models.base import utcnow
+
+MAX_DEADLINE_DAYS = 365
+DEFAULT_DEADLINE_DAYS = 60
+
+
+@dataclass(frozen=True)
+class NewInitiative:
+    title: str
+    area_code: str
+    target_cents: int
+    deadline: date | None = None
+    summary: str = ""
+    description: str = ""
+    category: str = ""
+    initiator_name: str = ""
+
+
+def create_initiative(
+    session: Session, data: NewInitiative, *, settings: Settings, actor: str, today: date
+) -> int:
+    """Create a draft initiative with its ledger account; returns its id."""
+    title = data.title.strip()
+    if not 3 <= len(title) <= 120:
+        raise InitiativeInvalid(
+            "De titel moet 3 tot 120 tekens hebben.", "The title must be 3 to 120 characters."
+        )
+    area = areas.by_code(session, data.area_code.strip().upper())
+    if area is None:
+        raise InitiativeInvalid(
+            f"Gebied {data.area_code!r} bestaat niet.", f"Area {data.area_code!r} does not exist."
+        )
+    low, high = settings.initiative_min_target_cents, settings.initiative_max_target_cents
+    if not low <= data.target_cents <= high:
+        raise InitiativeInvalid(
+            f"Het streefbedrag moet tussen {low} en {high} cent liggen.",
+            f"The target must be between {low} and {high} cents.",
+        )
+    deadline = data.deadline or today + timedelta(days=DEFAULT_DEADLINE_DAYS)
+    if not today <= deadline <= today + timedelta(days=MAX_DEADLINE_DAYS):
+        raise InitiativeInvalid(
+            f"De einddatum moet tussen vandaag en {MAX_DEADLINE_DAYS} dagen vanaf nu liggen.",
+            f"The deadline must be between today and {MAX_DEADLINE_DAYS} days from now.",
+        )
+    initiative_id = session.execute(
+        insert(Initiative)
+        .values(
+            title=title,
+            summary=data.summary.strip()[:300],
+            description=data.description,
+            category=data.category.strip()[:40],
+            area_id=area.id,
+            target_cents=data.target_cents,
+            pledged_cents=0,
+            donated_cents=0,
+            status=InitiativeStatus.draft,
+            deadline=deadline,
+            initiator_name=data.initiator_name.strip()[:120],
+            created_at=utcnow(),
+        )
+        .returning(Initiative.id)
+    ).scalar_one()
+    ledger.open_account(session, AccountKind.initiative, initiative_id=initiative_id)
+    _record_transition(session, initiative_id, None, InitiativeStatus.draft, actor=actor, reason="")
+    return initiative_id
+
+
+def transition(
+    session: Session,
+    initiative_id: int,
+    target: InitiativeStatus,
+    *,
+    actor: str,
+    reason: str = "",
+    today: date,
+) -> None:
+    """Move an initiative to `target` if its life cycle allows it; unfunded endings return every pledge."""
+    initiative = repository.get(session, initiative_id, for_update=True)
+    if initiative is None:
+        raise InitiativeNotFound()
+    if not states.can_move(initiative.status, target):
+        raise TransitionNotAllowed(
+            f"Een initiatief met status {initiative.status!r} kan niet naar {target.value!r}.",
+            f"An initiative with status {initiative.status!r} cannot move to {target.value!r}.",
+        )
+    if target == InitiativeStatus.funded:
+        raise TransitionNotAllowed(
+            "Een initiatief wordt vanzelf gefinancierd als het streefbedrag is gehaald.",
+            "An initiative becomes funded by itself when it reaches its target.",
+        )
+    source = initiative.status
+    values: dict[str, object] = {"status": target}
+    if target == InitiativeStatus.published:
+        values["published_at"] = utcnow()
+    if target in states.ENDS_UNFUNDED or target in (InitiativeStatus.completed, InitiativeStatus.rejected):
+        values["closed_at"] = utcnow()
+    session.execute(update(Initiative).where(Initiative.id == initiative_id).values(**values))
+    _record_transition(session, initiative_id, source, target, actor=actor, reason=reason)
+    if target in states.ENDS_UNFUNDED:
+        return_pledges(session, initiative_id, today=today)
+
+
+def return_pledges(session: Session, initiative_id: int, *, today: date) -> int:
+    """Give every open pledge back to its voucher (or its replacement), or to the pool if that has expired."""
+    initiative_account = ledger.account_id_for(session, initiative_id=initiative_id)
+    returned = 0
+    for pledge in repository.open_pledges(session, initiative_id):
+        voucher_id, period_id, usable = _live_voucher(session, pledge.voucher_id, today)
+        destination = (
+            ledger.account_id_for(session, voucher_id=voucher_id)
+            if usable
+            else ledger.account_id_for(session, period_id=period_id)
+        )
+        ledger.transfer(
+            session,
+            debit_account_id=initiative_account,
+            credit_account_id=destination,
+            amount_cents=pledge.amount_cents,
+            kind=TransferKind.pledge_return if usable else TransferKind.pledge_to_pool,
+            pledge_id=pledge.id,
+        )
+        session.execute(update(Pledge).where(Pledge.id == pledge.id).values(returned_at=utcnow()))
+        returned += pledge.amount_cents
+    if returned:
+        ledger.release_pledged(session, initiative_id=initiative_id, amount_cents=returned)
+    return returned
+
+
+def _live_voucher(session: Session, voucher_id: int, today: date) -> tuple[int, int, bool]:
+    """Follow replacements to the voucher that now holds the household's balance: (id, period, usable)."""
+    for _ in range(100):
+        row = session.execute(
+            select(Voucher.status, Voucher.replaced_by_id, Voucher.period_id, VoucherPeriod.ends_on)
+            .join(VoucherPeriod, VoucherPeriod.id == Voucher.period_id)
+            .where(Voucher.id == voucher_id)
+        ).one()
+        if row.status == VoucherStatus.replaced and row.replaced_by_id is not None:
+            voucher_id = row.replaced_by_id
+            continue
+        return voucher_id, row.period_id, row.status == VoucherStatus.active and row.ends_on >= today
+    raise RuntimeError(f"voucher {voucher_id}: replacement chain too long")
+
+
+def expire_past_deadline(session: Session, *, today: date, actor: str) -> list[int]:
+    """Published initiatives whose deadline has passed unfunded become expired; their pledges go back."""
+    expired = []
+    for initiative_id in repository.past_deadline(session, today):
+        transition(
+            session,
+            initiative_id,
+            InitiativeStatus.expired,
+            actor=actor,
+            reason="deadline passed",
+            today=today,
+        )
+        expired.append(initiative_id)
+    return expired
+
+
+def record_funded(session: Session, initiative_id: int, *, actor: str) -> None:
+    """Record the automatic published → funded step (the pledge that reached the target made it)."""
+    _record_transition(
+        session,
+        initiative_id,
+        InitiativeStatus.published,
+        InitiativeStatus.funded,
+        actor=actor,
+        reason="target reached",
+    )
+
+
+def _record_transition(
+    session: Session, initiative_id: int, source: str | None, target: str, *, actor: str, reason: str
+) -> None:
+    session.execute(
+        insert(InitiativeTransition).values(
+            initiative_id=initiative_id,
+            from_status=source,
+            to_status=target,
+            actor=actor,
+            reason=reason[:500],
+            created_at=utcnow(),
+        )
+    )
+    record(
+        session,
+        actor=actor,
+        action=f"initiative.{target}",
+        subject_type="initiative",
+        subject_id=initiative_id,
+        before={"status": source} if source else None,
+        after={"status": target, "reason": reason} if reason else {"status": target},
+    )
+
+
+def initiative_balance(session: Session, initiative_id: int) -> int:
+    return session.execute(
+        select(LedgerAccount.balance_cents).where(LedgerAccount.initiative_id == initiative_id)
+    ).scalar_one()
+
+
+def create_and_maybe_publish(
+    session: Session, data: NewInitiative, *, publish: bool, settings: Settings, actor: str, today: date
+) -> int:
+    """Create an initiative; with `publish`, submit and publish it at once (staff or CLI acting)."""
+    initiative_id = create_initiative(session, data, settings=settings, actor=actor, today=today)
+    if publish:
+        transition(session, initiative_id, InitiativeStatus.submitted, actor=actor, today=today)
+        transition(session, initiative_id, InitiativeStatus.published, actor=actor, today=today)
+    return initiative_id

@@ -1,0 +1,64 @@
+"""Reading the municipality's CSV files with clear, line-numbered errors."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_FIELD = 500
+MAX_ERRORS_SHOWN = 50
+
+
+class CsvError(ValueError):
+    """The file cannot be imported; `problems` lists what is wrong, by line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = problems[:MAX_ERRORS_SHOWN]
+        more = len(problems) - len(shown)
+        text = "\n".join(shown) + (f"\n… and {more} more problems" if more > 0 else "")
+        super().__init__(text)
+
+
+@dataclass
+class Problems:
+    items: list[str] = field(default_factory=list)
+
+    def add(self, line: int, message: str) -> None:
+        self.items.append(f"line {line}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise CsvError(self.items)
+
+
+def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) with every required column present and values stripped."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CsvError([f"cannot open {path}: {exc.strerror}"]) from exc
+    with handle:
+        csv.field_size_limit(MAX_FIELD * 4)
+        sample = handle.read(4096)
+        handle.seek(0)
+        delimiter = ";" if sample.count(";") > sample.count(",") else ","
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        try:
+            header = [name.strip().lower() for name in (reader.fieldnames or [])]
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CsvError([f"line 1: cannot read the header: {exc}"]) from exc
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise CsvError([f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(columns)}"])
+        reader.fieldnames = header
+        try:
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    raise CsvError([f"line {line}: more fields than the header has"])
+                yield line, {key: (value or "").strip() for key, value in row.items() if key in columns}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CsvError([f"line {reader.line_num}: not a readable CSV line ({exc})"]) from exc

@@ -1,0 +1,41 @@
+"""Request helpers shared by the JSON routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from app.errors import PROBLEM_JSON
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "invalidParams": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+        "balance_cents": {"type": "integer"},
+    },
+}
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for a problem+json answer."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

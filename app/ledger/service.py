@@ -1,0 +1,193 @@
+"""Moving value between accounts.
+
+Every movement is one `ledger_transfers` row plus two balance updates in the same transaction. The
+debit side is a guarded `UPDATE … WHERE balance_cents >= :amount`, and CHECK constraints refuse a negative
+voucher or initiative balance, so even a bug elsewhere cannot overspend. Pools may go negative: a pool's
+debit is the value the municipality has put into circulation for its period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import case, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from app.models import AccountKind, Initiative, InitiativeStatus, LedgerAccount, LedgerTransfer, TransferKind
+from app.models.base import UTCDateTime, utcnow
+
+accounts = LedgerAccount.__table__
+transfers = LedgerTransfer.__table__
+initiatives = Initiative.__table__
+
+
+class InsufficientBalance(Exception):
+    """The debit account does not hold the amount (any more): nothing moved."""
+
+
+class NoRoomLeft(Exception):
+    """The initiative is not open, or the amount would push its voucher value past the target."""
+
+
+def open_account(
+    session: Session,
+    kind: AccountKind,
+    *,
+    voucher_id: int | None = None,
+    initiative_id: int | None = None,
+    period_id: int | None = None,
+) -> int:
+    """Create an empty account and return its id."""
+    return session.execute(
+        insert(accounts)
+        .values(
+            kind=kind,
+            voucher_id=voucher_id,
+            initiative_id=initiative_id,
+            period_id=period_id,
+            balance_cents=0,
+        )
+        .returning(accounts.c.id)
+    ).scalar_one()
+
+
+def account_id_for(
+    session: Session,
+    *,
+    voucher_id: int | None = None,
+    initiative_id: int | None = None,
+    period_id: int | None = None,
+) -> int:
+    column, value = (
+        (accounts.c.voucher_id, voucher_id)
+        if voucher_id is not None
+        else (accounts.c.initiative_id, initiative_id)
+        if initiative_id is not None
+        else (accounts.c.period_id, period_id)
+    )
+    return session.execute(select(accounts.c.id).where(column == value)).scalar_one()
+
+
+def transfer(
+    session: Session,
+    *,
+    debit_account_id: int,
+    credit_account_id: int,
+    amount_cents: int,
+    kind: TransferKind,
+    pledge_id: int | None = None,
+) -> int:
+    """Move `amount_cents` from one account to another; returns the debit account's new balance."""
+    if amount_cents <= 0:
+        raise ValueError("a transfer moves a positive amount")
+    new_debit_balance = session.execute(
+        update(accounts)
+        .where(
+            accounts.c.id == debit_account_id,
+            (accounts.c.kind == AccountKind.pool) | (accounts.c.balance_cents >= amount_cents),
+        )
+        .values(balance_cents=accounts.c.balance_cents - amount_cents)
+        .returning(accounts.c.balance_cents)
+    ).scalar_one_or_none()
+    if new_debit_balance is None:
+        raise InsufficientBalance()
+    session.execute(
+        update(accounts)
+        .where(accounts.c.id == credit_account_id)
+        .values(balance_cents=accounts.c.balance_cents + amount_cents)
+    )
+    session.execute(
+        insert(transfers).values(
+            debit_account_id=debit_account_id,
+            credit_account_id=credit_account_id,
+            amount_cents=amount_cents,
+            kind=kind,
+            pledge_id=pledge_id,
+            created_at=utcnow(),
+        )
+    )
+    return new_debit_balance
+
+
+def reserve_room(
+    session: Session, *, initiative_id: int, amount_cents: int, today: date
+) -> tuple[int, int, str]:
+    """Count `amount_cents` of voucher value towards an open initiative, or raise NoRoomLeft.
+
+    One guarded UPDATE: the initiative must be published, before its deadline, and the amount must fit
+    under the target. It becomes `funded` in the same statement when it reaches the target.
+    Returns (raised_cents, target_cents, status) after the update.
+    """
+    reaches = (
+        initiatives.c.pledged_cents + initiatives.c.donated_cents + amount_cents >= initiatives.c.target_cents
+    )
+    row = session.execute(
+        update(initiatives)
+        .where(
+            initiatives.c.id == initiative_id,
+            initiatives.c.status == InitiativeStatus.published,
+            (initiatives.c.deadline.is_(None)) | (initiatives.c.deadline >= today),
+            initiatives.c.pledged_cents + initiatives.c.donated_cents + amount_cents
+            <= initiatives.c.target_cents,
+        )
+        .values(
+            pledged_cents=initiatives.c.pledged_cents + amount_cents,
+            status=case((reaches, literal(InitiativeStatus.funded.value)), else_=initiatives.c.status),
+            funded_at=case((reaches, literal(utcnow(), UTCDateTime())), else_=initiatives.c.funded_at),
+        )
+        .returning(
+            initiatives.c.pledged_cents + initiatives.c.donated_cents,
+            initiatives.c.target_cents,
+            initiatives.c.status,
+        )
+    ).one_or_none()
+    if row is None:
+        raise NoRoomLeft()
+    return int(row[0]), int(row[1]), str(row[2])
+
+
+def release_pledged(session: Session, *, initiative_id: int, amount_cents: int) -> None:
+    """Stop counting returned voucher value towards an initiative (it ended unfunded)."""
+    result = session.execute(
+        update(initiatives)
+        .where(initiatives.c.id == initiative_id, initiatives.c.pledged_cents >= amount_cents)
+        .values(pledged_cents=initiatives.c.pledged_cents - amount_cents)
+    )
+    if result.rowcount != 1:
+        raise InsufficientBalance()
+
+
+def issue_to_vouchers(
+    session: Session, *, pool_account_id: int, voucher_ids: Sequence[int], value_cents: int
+) -> None:
+    """Open an account for each new voucher and credit it `value_cents` from the period's pool, in bulk."""
+    if not voucher_ids:
+        return
+    account_ids = session.scalars(
+        insert(accounts).returning(accounts.c.id, sort_by_parameter_order=True),
+        [
+            {"kind": AccountKind.voucher, "voucher_id": vid, "balance_cents": value_cents}
+            for vid in voucher_ids
+        ],
+    ).all()
+    now = utcnow()
+    session.execute(
+        insert(transfers),
+        [
+            {
+                "debit_account_id": pool_account_id,
+                "credit_account_id": account_id,
+                "amount_cents": value_cents,
+                "kind": TransferKind.issue,
+                "pledge_id": None,
+                "created_at": now,
+            }
+            for account_id in account_ids
+        ],
+    )
+    session.execute(
+        update(accounts)
+        .where(accounts.c.id == pool_account_id)
+        .values(balance_cents=accounts.c.balance_cents - value_cents * len(account_ids))
+    )

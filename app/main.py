@@ -1,0 +1,94 @@
+"""The ASGI app: `app.main:app`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.areas.api import router as areas_router
+from app.config import Settings, get_settings
+from app.db import Database
+from app.errors import install_error_handlers
+from app.initiatives.api import router as initiatives_router
+from app.kit.ratelimit import FailureLimit, FailureLimiter
+from app.logging import configure_logging
+from app.pledges.api import router as pledges_router
+from app.vouchers.api import router as vouchers_router
+
+DESCRIPTION = """
+Buurtkas: every household gets a voucher twice a year to give to a neighbourhood initiative.
+
+Money is always an integer number of euro cents. Errors are `application/problem+json` (RFC 9457).
+Failed voucher-code attempts are limited per client and in total (429 with `Retry-After`).
+"""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
+        database = db or Database(settings)
+        app.state.settings = settings
+        app.state.db = database
+        app.state.code_limiter = FailureLimiter(
+            database,
+            FailureLimit(
+                scope="voucher-code",
+                per_client=settings.code_failures_per_client,
+                total=settings.code_failures_total,
+                window_seconds=settings.code_failure_window_seconds,
+            ),
+        )
+        app.state.fingerprint_key = hmac.new(
+            settings.secret_key.encode(), b"idempotency", hashlib.sha256
+        ).digest()
+        try:
+            yield
+        finally:
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="Buurtkas",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(areas_router)
+    app.include_router(initiatives_router)
+    app.include_router(vouchers_router)
+    app.include_router(pledges_router)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database answers",
+        responses={503: {"description": "Database unreachable"}},
+    )
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.db.read() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means not ready
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app
+
+
+app = create_app()

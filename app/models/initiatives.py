@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, IdType, UTCDateTime, created_column, id_column
+
+
+class InitiativeStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    changes_requested = "changes_requested"
+    published = "published"
+    funded = "funded"
+    completed = "completed"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+_STATUSES = ", ".join(f"'{status}'" for status in InitiativeStatus)
+
+
+class Initiative(Base):
+    """A neighbourhood initiative that collects voucher value (and donations) towards a target."""
+
+    __tablename__ = "initiatives"
+    __table_args__ = (
+        CheckConstraint("target_cents > 0", name="target_positive"),
+        CheckConstraint("pledged_cents >= 0", name="pledged_not_negative"),
+        # Voucher value never pushes an initiative past its target; the database refuses it too.
+        CheckConstraint("pledged_cents <= target_cents", name="pledged_within_target"),
+        CheckConstraint("donated_cents >= 0", name="donated_not_negative"),
+        CheckConstraint(f"status IN ({_STATUSES})", name="status"),
+    )
+
+    id: Mapped[int] = id_column()
+    title: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(40), default="")
+    area_id: Mapped[int] = mapped_column(IdType, ForeignKey("areas.id"), index=True)
+    target_cents: Mapped[int] = mapped_column(BigInteger)
+    """Amount to raise, in euro cents."""
+    pledged_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Voucher value currently counted towards the target, in euro cents."""
+    donated_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Confirmed donor money, in euro cents (may go past the target)."""
+    status: Mapped[str] = mapped_column(String(20), default=InitiativeStatus.draft, index=True)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    """Last day on which it can collect; unfunded after it, it expires."""
+    initiator_name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = created_column()
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    funded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def raised_cents(self) -> int:
+        return self.pledged_cents + self.donated_cents
+
+
+class InitiativeTransition(Base):
+    """Every change of an initiative's status, with who made it and why."""
+
+    __tablename__ = "initiative_transitions"
+
+    id: Mapped[int] = id_column()
+    initiative_id: Mapped[int] = mapped_column(IdType, ForeignKey("initiatives.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = created_column()

@@ -1,0 +1,1 @@
+"""Giving voucher value to an initiative."""

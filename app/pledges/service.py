@@ -1,0 +1,191 @@
+"""The pledge: voucher value to a published initiative, never past its target, never twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from app.areas import repository as areas
+from app.config import Settings, VoucherScope
+from app.errors import Conflict, Forbidden, InvalidInput, ServiceBusy
+from app.initiatives import repository as initiatives
+from app.initiatives import service as initiative_service
+from app.initiatives.errors import InitiativeAlreadyFunded, InitiativeNotFound, InitiativeNotOpen
+from app.initiatives.states import PUBLIC
+from app.ledger import service as ledger
+from app.models import InitiativeStatus, Pledge, TransferKind
+from app.models.base import utcnow
+from app.vouchers import service as vouchers
+from app.vouchers.errors import VoucherInsufficient
+from app.vouchers.repository import VoucherView
+
+MAX_ROOM_ATTEMPTS = 50
+
+
+class VoucherChanged(Conflict):
+    """The voucher's balance changed under us (another tab spent it): the transaction is retried whole."""
+
+    slug = "voucher-changed"
+    title = "Tegoed is net veranderd"
+    title_en = "Balance just changed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Het tegoed van deze voucher is net veranderd. Bekijk het tegoed en probeer het opnieuw.",
+            "The balance of this voucher just changed. Check the balance and try again.",
+        )
+
+
+class OutsideVoucherArea(Forbidden):
+    slug = "outside-voucher-area"
+    title = "Buiten uw buurt"
+    title_en = "Outside your area"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Met deze voucher kunt u alleen initiatieven in uw eigen buurt of wijk steunen.",
+            "This voucher can only support initiatives in your own neighbourhood or district.",
+        )
+
+
+class PledgeTooSmall(InvalidInput):
+    slug = "pledge-too-small"
+    title = "Bedrag te laag"
+    title_en = "Amount too low"
+
+
+@dataclass(frozen=True)
+class PledgeResult:
+    id: int
+    amount_cents: int
+    voucher_balance_cents: int
+    initiative_id: int
+    raised_cents: int
+    target_cents: int
+    status: str
+
+
+def create_pledge(
+    session: Session,
+    *,
+    code: str,
+    initiative_id: int,
+    amount_cents: int | None,
+    settings: Settings,
+    today: date,
+    actor: str = "household",
+) -> PledgeResult:
+    """Give `amount_cents` (default: all that fits) from the voucher with `code` to an initiative."""
+    voucher = vouchers.lookup(session, code)
+    return pledge_from_voucher(
+        session,
+        voucher=voucher,
+        initiative_id=initiative_id,
+        amount_cents=amount_cents,
+        settings=settings,
+        today=today,
+        actor=actor,
+    )
+
+
+def pledge_from_voucher(
+    session: Session,
+    *,
+    voucher: VoucherView,
+    initiative_id: int,
+    amount_cents: int | None,
+    settings: Settings,
+    today: date,
+    actor: str = "household",
+) -> PledgeResult:
+    vouchers.ensure_spendable(voucher, today)
+    target = initiatives.pledge_target(session, initiative_id)
+    if target is None or target.status not in PUBLIC:
+        raise InitiativeNotFound()
+    _ensure_open(target.status, target.raised_cents, target.target_cents, target.deadline, today)
+    if settings.voucher_scope != VoucherScope.gemeente:
+        _ensure_in_scope(session, settings.voucher_scope, voucher.buurt_id, target.area_id)
+    if amount_cents is not None:
+        if amount_cents > voucher.balance_cents:
+            raise VoucherInsufficient(voucher.balance_cents)
+        if amount_cents < settings.min_pledge_cents and amount_cents != voucher.balance_cents:
+            minimum = settings.min_pledge_cents
+            raise PledgeTooSmall(
+                f"Geef minstens € {minimum // 100},{minimum % 100:02d}, of het hele tegoed.",
+                f"Give at least €{minimum // 100}.{minimum % 100:02d}, or the whole balance.",
+            )
+    wanted = amount_cents if amount_cents is not None else voucher.balance_cents
+
+    # Reserve room under the target with a guarded UPDATE; if someone else got there first, read again
+    # and lower the amount to what is still needed, until it fits or nothing is needed any more.
+    raised, target_cents, status = target.raised_cents, target.target_cents, target.status
+    for _ in range(MAX_ROOM_ATTEMPTS):
+        _ensure_open(status, raised, target_cents, target.deadline, today)
+        amount = min(wanted, target_cents - raised)
+        try:
+            raised, target_cents, status = ledger.reserve_room(
+                session, initiative_id=initiative_id, amount_cents=amount, today=today
+            )
+            break
+        except ledger.NoRoomLeft:
+            fresh = initiatives.pledge_target(session, initiative_id)
+            assert fresh is not None
+            raised, target_cents, status = fresh.raised_cents, fresh.target_cents, fresh.status
+    else:
+        raise ServiceBusy(
+            "Het is heel druk bij dit initiatief. Probeer het zo nog eens.", "Very busy; try again."
+        )
+
+    pledge_id = session.execute(
+        insert(Pledge)
+        .values(voucher_id=voucher.id, initiative_id=initiative_id, amount_cents=amount, created_at=utcnow())
+        .returning(Pledge.id)
+    ).scalar_one()
+    try:
+        balance = ledger.transfer(
+            session,
+            debit_account_id=voucher.account_id,
+            credit_account_id=target.account_id,
+            amount_cents=amount,
+            kind=TransferKind.pledge,
+            pledge_id=pledge_id,
+        )
+    except ledger.InsufficientBalance as exc:
+        raise VoucherChanged() from exc
+    if status == InitiativeStatus.funded:
+        initiative_service.record_funded(session, initiative_id, actor=actor)
+    return PledgeResult(
+        id=pledge_id,
+        amount_cents=amount,
+        voucher_balance_cents=balance,
+        initiative_id=initiative_id,
+        raised_cents=raised,
+        target_cents=target_cents,
+        status=status,
+    )
+
+
+def _ensure_open(status: str, raised: int, target: int, deadline: date | None, today: date) -> None:
+    if status in (InitiativeStatus.funded, InitiativeStatus.completed) or (
+        status == InitiativeStatus.published and raised >= target
+    ):
+        raise InitiativeAlreadyFunded()
+    if status != InitiativeStatus.published or (deadline is not None and deadline < today):
+        raise InitiativeNotOpen()
+
+
+def _ensure_in_scope(session: Session, scope: VoucherScope, buurt_id: int, initiative_area_id: int) -> None:
+    """The initiative's area must be the voucher's buurt or above it, or (scope wijk) in the same wijk."""
+    home = areas.lineage_ids(session, buurt_id)  # buurt, wijk, gemeente
+    if initiative_area_id in home:
+        return
+    if (
+        scope == VoucherScope.wijk
+        and len(home) >= 2
+        and home[1] in areas.lineage_ids(session, initiative_area_id)
+    ):
+        return
+    raise OutsideVoucherArea()

@@ -1,0 +1,58 @@
+"""`buurtkas tick`: the scheduled work, safe to run from several machines at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.initiatives.service import expire_past_deadline
+from app.kit.ratelimit import purge_old_windows
+from app.vouchers.service import expire_ended_periods
+
+_TICK_LOCK = 0x42554B54  # "BUKT": one advisory lock id for the whole tick
+
+
+@dataclass
+class TickReport:
+    ran: bool = True
+    initiatives_expired: list[int] = field(default_factory=list)
+    periods_closed: list[tuple[str, int, int]] = field(default_factory=list)
+    counters_purged: int = 0
+
+    def summary(self) -> str:
+        if not self.ran:
+            return "tick: another tick is running; nothing done"
+        parts = [f"{len(self.initiatives_expired)} initiative(s) expired"]
+        parts += [
+            f"period {name!r} closed: {count} vouchers expired, {cents} cents to the pool"
+            for name, count, cents in self.periods_closed
+        ]
+        parts.append(f"{self.counters_purged} old rate counters purged")
+        return "tick: " + "; ".join(parts)
+
+
+def _acquire(session: Session) -> bool:
+    """PostgreSQL: a transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE already serialises."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _TICK_LOCK}).scalar())
+
+
+def run_tick(db: Database, *, today: date, actor: str) -> TickReport:
+    def work(session: Session) -> TickReport:
+        report = TickReport()
+        if not _acquire(session):
+            report.ran = False
+            return report
+        report.initiatives_expired = expire_past_deadline(session, today=today, actor=actor)
+        report.periods_closed = expire_ended_periods(session, today=today, actor=actor)
+        return report
+
+    report = db.run_write(work)
+    if report.ran:
+        report.counters_purged = purge_old_windows(db)
+    return report

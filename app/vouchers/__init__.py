@@ -1,0 +1,1 @@
+"""Voucher periods and vouchers."""

@@ -1,0 +1,96 @@
+"""Queries on vouchers and periods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from app.models import Area, Household, LedgerAccount, Voucher, VoucherPeriod
+
+
+@dataclass(frozen=True)
+class VoucherView:
+    id: int
+    status: str
+    period_id: int
+    period_name: str
+    ends_on: date
+    account_id: int
+    balance_cents: int
+    household_id: int
+    buurt_id: int
+    buurt_code: str
+
+
+_VIEW = (
+    select(
+        Voucher.id,
+        Voucher.status,
+        Voucher.period_id,
+        VoucherPeriod.name,
+        VoucherPeriod.ends_on,
+        LedgerAccount.id,
+        LedgerAccount.balance_cents,
+        Voucher.household_id,
+        Household.buurt_id,
+        Area.code,
+    )
+    .join(VoucherPeriod, VoucherPeriod.id == Voucher.period_id)
+    .join(LedgerAccount, LedgerAccount.voucher_id == Voucher.id)
+    .join(Household, Household.id == Voucher.household_id)
+    .join(Area, Area.id == Household.buurt_id)
+)
+
+
+def find_by_hash(session: Session, code_hash: str) -> VoucherView | None:
+    row = session.execute(_VIEW.where(Voucher.code_hash == code_hash)).one_or_none()
+    return VoucherView(*row) if row else None
+
+
+def find_by_id(session: Session, voucher_id: int) -> VoucherView | None:
+    row = session.execute(_VIEW.where(Voucher.id == voucher_id)).one_or_none()
+    return VoucherView(*row) if row else None
+
+
+def current_for_household(session: Session, household_id: int, period_id: int) -> Voucher | None:
+    return session.execute(
+        select(Voucher).where(
+            Voucher.household_id == household_id, Voucher.period_id == period_id, Voucher.is_current.is_(True)
+        )
+    ).scalar_one_or_none()
+
+
+def period_by_name(session: Session, name: str, *, for_update: bool = False) -> VoucherPeriod | None:
+    statement = select(VoucherPeriod).where(VoucherPeriod.name == name)
+    if for_update:
+        statement = statement.with_for_update()
+    return session.execute(statement).scalar_one_or_none()
+
+
+def households_without_voucher(session: Session, period_id: int) -> list[int]:
+    """Ids of active households that have no live voucher in the period, in mail-house order."""
+    has_voucher = (
+        select(Voucher.id)
+        .where(
+            Voucher.household_id == Household.id, Voucher.period_id == period_id, Voucher.is_current.is_(True)
+        )
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(Household.id)
+            .where(Household.active.is_(True), ~has_voucher)
+            .order_by(Household.postcode, Household.huisnummer, Household.huisletter, Household.toevoeging)
+        )
+    )
+
+
+def households_by_ids(session: Session, ids: list[int]) -> list[Row[Any]]:
+    """Address rows (not ORM objects, so a long issuance keeps no identity map) in the order of `ids`."""
+    table = Household.__table__
+    by_id = {row.id: row for row in session.execute(select(table).where(table.c.id.in_(ids)))}
+    return [by_id[i] for i in ids]
