@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import random
 import tempfile
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def _pledge_until(
     rng: random.Random,
     initiative_id: int,
     goal_cents: int,
-    pool: list[Row[Any]],
+    pool: Sequence[Row[tuple[int, int]]] | Sequence[Any],
     used: set[int],
     area_code: str,
 ) -> None:

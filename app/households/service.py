@@ -7,12 +7,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
 from app.audit.service import record
+from app.db import rowcount
 from app.kit.csvfile import CsvError, Problems, read_rows
 from app.kit.postcode import normalize_postcode
 from app.models import AreaKind, Household
@@ -88,11 +89,13 @@ def import_households(
     result = HouseholdImportResult(rows=rows)
     result.created = (session.scalar(select(func.count()).select_from(Household)) or 0) - before
     if deactivate_missing:
-        result.deactivated = session.execute(
-            update(Household)
-            .where(Household.active.is_(True), Household.last_import_id != import_id)
-            .values(active=False, deactivated_at=now)
-        ).rowcount
+        result.deactivated = rowcount(
+            session.execute(
+                update(Household)
+                .where(Household.active.is_(True), Household.last_import_id != import_id)
+                .values(active=False, deactivated_at=now)
+            )
+        )
     result.active = (
         session.scalar(select(func.count()).select_from(Household).where(Household.active.is_(True))) or 0
     )
@@ -110,7 +113,7 @@ def import_households(
 def _upsert(session: Session, batch: list[dict[str, object]]) -> None:
     if not batch:
         return
-    table = Household.__table__
+    table: Table = Household.__table__  # type: ignore[assignment]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(table)
     statement = statement.on_conflict_do_update(

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import case, insert, literal, select, update
+from sqlalchemy import Table, case, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from app.db import rowcount
 from app.models import AccountKind, Initiative, InitiativeStatus, LedgerAccount, LedgerTransfer, TransferKind
 from app.models.base import UTCDateTime, utcnow
 
-accounts = LedgerAccount.__table__
-transfers = LedgerTransfer.__table__
-initiatives = Initiative.__table__
+accounts: Table = LedgerAccount.__table__  # type: ignore[assignment]
+transfers: Table = LedgerTransfer.__table__  # type: ignore[assignment]
+initiatives: Table = Initiative.__table__  # type: ignore[assignment]
 
 
 class InsufficientBalance(Exception):
@@ -154,7 +155,7 @@ def release_pledged(session: Session, *, initiative_id: int, amount_cents: int) 
         .where(initiatives.c.id == initiative_id, initiatives.c.pledged_cents >= amount_cents)
         .values(pledged_cents=initiatives.c.pledged_cents - amount_cents)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise InsufficientBalance()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -41,7 +43,7 @@ def verify_ledger(session: Session) -> VerifyReport:
     report.accounts = session.scalar(select(func.count()).select_from(acc)) or 0
     report.transfers = session.scalar(select(func.count()).select_from(tr)) or 0
 
-    def add(check: str, rows: list) -> None:  # type: ignore[type-arg]
+    def add(check: str, rows: Sequence[Any]) -> None:
         for row in rows[:_SHOWN]:
             report.violations.append(f"{check}: {tuple(row)}")
         if len(rows) > _SHOWN:

@@ -28,16 +28,16 @@ class VoucherView:
 
 _VIEW = (
     select(
-        Voucher.id,
-        Voucher.status,
-        Voucher.period_id,
-        VoucherPeriod.name,
-        VoucherPeriod.ends_on,
-        LedgerAccount.id,
-        LedgerAccount.balance_cents,
-        Voucher.household_id,
-        Household.buurt_id,
-        Area.code,
+        Voucher.id.label("id"),
+        Voucher.status.label("status"),
+        Voucher.period_id.label("period_id"),
+        VoucherPeriod.name.label("period_name"),
+        VoucherPeriod.ends_on.label("ends_on"),
+        LedgerAccount.id.label("account_id"),
+        LedgerAccount.balance_cents.label("balance_cents"),
+        Voucher.household_id.label("household_id"),
+        Household.buurt_id.label("buurt_id"),
+        Area.code.label("buurt_code"),
     )
     .join(VoucherPeriod, VoucherPeriod.id == Voucher.period_id)
     .join(LedgerAccount, LedgerAccount.voucher_id == Voucher.id)
@@ -48,12 +48,12 @@ _VIEW = (
 
 def find_by_hash(session: Session, code_hash: str) -> VoucherView | None:
     row = session.execute(_VIEW.where(Voucher.code_hash == code_hash)).one_or_none()
-    return VoucherView(*row) if row else None
+    return VoucherView(**row._asdict()) if row else None
 
 
 def find_by_id(session: Session, voucher_id: int) -> VoucherView | None:
     row = session.execute(_VIEW.where(Voucher.id == voucher_id)).one_or_none()
-    return VoucherView(*row) if row else None
+    return VoucherView(**row._asdict()) if row else None
 
 
 def current_for_household(session: Session, household_id: int, period_id: int) -> Voucher | None:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, insert, literal, select, update
+from sqlalchemy import Row, Table, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
+from app.db import rowcount
 from app.kit import codes
 from app.ledger import service as ledger
 from app.models import (
@@ -230,11 +231,13 @@ def reissue(session: Session, *, voucher_id: int, actor: str, today: date) -> tu
         raise VoucherReplaced()
     if status == VoucherStatus.expired:
         raise VoucherExpired()
-    changed = session.execute(
-        update(Voucher)
-        .where(Voucher.id == voucher_id, Voucher.status == VoucherStatus.active)
-        .values(status=VoucherStatus.replaced, is_current=None)
-    ).rowcount
+    changed = rowcount(
+        session.execute(
+            update(Voucher)
+            .where(Voucher.id == voucher_id, Voucher.status == VoucherStatus.active)
+            .values(status=VoucherStatus.replaced, is_current=None)
+        )
+    )
     if changed != 1:
         raise VoucherReplaced()
     code = codes.generate_code()
@@ -286,8 +289,8 @@ def expire_ended_periods(session: Session, *, today: date, actor: str) -> list[t
         .where(VoucherPeriod.status == PeriodStatus.open, VoucherPeriod.ends_on < today)
         .with_for_update()
     ).all()
-    accounts = LedgerAccount.__table__
-    transfers = LedgerTransfer.__table__
+    accounts: Table = LedgerAccount.__table__  # type: ignore[assignment]
+    transfers: Table = LedgerTransfer.__table__  # type: ignore[assignment]
     for period in periods:
         pool_id = ledger.account_id_for(session, period_id=period.id)
         voucher_accounts = (
@@ -322,11 +325,13 @@ def expire_ended_periods(session: Session, *, today: date, actor: str) -> list[t
             .where(accounts.c.id == pool_id)
             .values(balance_cents=accounts.c.balance_cents + total)
         )
-        expired = session.execute(
-            update(Voucher)
-            .where(Voucher.period_id == period.id, Voucher.status == VoucherStatus.active)
-            .values(status=VoucherStatus.expired)
-        ).rowcount
+        expired = rowcount(
+            session.execute(
+                update(Voucher)
+                .where(Voucher.period_id == period.id, Voucher.status == VoucherStatus.active)
+                .values(status=VoucherStatus.expired)
+            )
+        )
         session.execute(
             update(VoucherPeriod)
             .where(VoucherPeriod.id == period.id)

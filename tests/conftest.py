@@ -1,0 +1,86 @@
+"""Shared fixtures: a fresh database per test on each backend, the app, and a small world to act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from tests.databases import PostgresFactory, SqliteFactory, test_settings
+from tests.factories import World, build_world
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> SqliteFactory:
+    return SqliteFactory(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_factory() -> Iterator[PostgresFactory | None]:
+    import os
+
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield None
+        return
+    factory = PostgresFactory(url)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(
+    backend: str, sqlite_factory: SqliteFactory, postgres_factory: PostgresFactory | None
+) -> Iterator[str]:
+    if backend == "postgresql":
+        if postgres_factory is None:
+            pytest.skip("PostgreSQL: set TEST_DATABASE_URL to run this backend")
+        factory: SqliteFactory | PostgresFactory = postgres_factory
+    else:
+        factory = sqlite_factory
+    url = factory.create()
+    yield url
+    factory.drop(url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return test_settings(database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(db: Database, settings: Settings) -> World:
+    """A gemeente with two wijken, three buurten, 40 households, an open period and their codes."""
+    return build_world(db, settings)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    path = Path(__file__).parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
