@@ -354,9 +354,11 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Usage errors (bad option value, missing option, unknown command): typer ≥ 0.2x vendors its own
+        # click, whose exceptions derive from typer.TyperException rather than click.ClickException.
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 1))
         raise
 
 
