@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.config import Settings, get_settings
@@ -67,8 +68,13 @@ def database() -> Iterator[Database]:
 def settings() -> Settings:
     try:
         return get_settings()
-    except ValueError as exc:
-        raise CliFailure(f"settings: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            (f"{'.'.join(str(p) for p in err['loc']).upper()}: " if err["loc"] else "")
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        )
+        raise CliFailure(f"settings: {problems}") from exc
 
 
 def parse_day(value: str, option: str) -> date:

@@ -89,8 +89,16 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
         f"all {len(codes)} voucher codes are in {codes_out} (a demo convenience: real codes exist only in the print batch)",
         "a few unused voucher codes to try:",
     ]
-    lines += [f"  {codes[h]}   {settings.base_url}/v/{codes[h].replace('-', '')}" for h, _ in untouched]
-    return lines
+    lines += [f"  {codes[h]}" for h, _ in untouched]
+    return [*lines, *_try_it(settings, codes[untouched[0][0]] if untouched else "")]
+
+
+def _try_it(settings: Settings, code: str) -> list[str]:
+    return [
+        "try one (API docs at /api/docs):",
+        f"  curl -s -X POST {settings.base_url}/api/v1/vouchers/check -H 'content-type: application/json' "
+        f"""-d '{{"code": "{code}"}}'""",
+    ]
 
 
 def _initiatives(session: Session, settings: Settings, today: date) -> None:
@@ -221,8 +229,9 @@ def _fresh_codes(db: Database, settings: Settings, today: date) -> list[str]:
             session, settings.default_voucher_value_cents, limit=SHOWN_CODES
         ):
             _new_id, code = reissue(session, voucher_id=voucher_id, actor=ACTOR, today=today)
-            lines.append(f"  {code}   {settings.base_url}/v/{code.replace('-', '')}")
+            lines.append(f"  {code}")
         return lines
 
     codes = db.run_write(work, attempts=1)
-    return ["demo already loaded; codes are never stored, so these vouchers were reissued for you:", *codes]
+    header = "demo already loaded; codes are never stored, so these vouchers were reissued for you:"
+    return [header, *codes, *_try_it(settings, codes[0].strip() if codes else "")]
