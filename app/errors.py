@@ -24,11 +24,14 @@ class AppError(Exception):
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Verzoek niet uitgevoerd"
     title_en: ClassVar[str] = "Request not carried out"
+    message: ClassVar[str] = ""
+    """The detail when none is given (Dutch); `message_en` likewise in English."""
+    message_en: ClassVar[str] = ""
 
     def __init__(self, detail: str = "", detail_en: str = "", **extra: Any) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.detail_en = detail_en or self.title_en
+        self.detail = detail or self.message or self.title
+        self.detail_en = detail_en or self.message_en or self.title_en
+        super().__init__(self.detail)
         self.extra = extra
         self.headers: dict[str, str] = {}
 

@@ -6,8 +6,8 @@ class InitiativeNotFound(NotFound):
     title = "Initiatief niet gevonden"
     title_en = "Initiative not found"
 
-    def __init__(self) -> None:
-        super().__init__("Dit initiatief bestaat niet (meer).", "This initiative does not exist (any more).")
+    message = "Dit initiatief bestaat niet (meer)."
+    message_en = "This initiative does not exist (any more)."
 
 
 class InitiativeNotOpen(Conflict):
@@ -15,11 +15,8 @@ class InitiativeNotOpen(Conflict):
     title = "Initiatief staat niet open"
     title_en = "Initiative not open"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Aan dit initiatief kunt u nu niet geven: het staat niet (meer) open.",
-            "You cannot give to this initiative now: it is not (or no longer) open.",
-        )
+    message = "Aan dit initiatief kunt u nu niet geven: het staat niet (meer) open."
+    message_en = "You cannot give to this initiative now: it is not (or no longer) open."
 
 
 class InitiativeAlreadyFunded(Conflict):
@@ -27,11 +24,8 @@ class InitiativeAlreadyFunded(Conflict):
     title = "Al volledig gefinancierd"
     title_en = "Already fully funded"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Dit initiatief heeft het streefbedrag al gehaald. Uw tegoed blijft op uw voucher.",
-            "This initiative has already reached its target. Your balance stays on your voucher.",
-        )
+    message = "Dit initiatief heeft het streefbedrag al gehaald. Uw tegoed blijft op uw voucher."
+    message_en = "This initiative has already reached its target. Your balance stays on your voucher."
 
 
 class TransitionNotAllowed(Conflict):

@@ -31,11 +31,8 @@ class IdempotencyKeyReused(InvalidInput):
     title = "Sleutel al gebruikt"
     title_en = "Key already used"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Deze Idempotency-Key is al gebruikt voor een ander verzoek.",
-            "This Idempotency-Key was already used for a different request.",
-        )
+    message = "Deze Idempotency-Key is al gebruikt voor een ander verzoek."
+    message_en = "This Idempotency-Key was already used for a different request."
 
 
 class IdempotencyInProgress(Conflict):
@@ -43,11 +40,8 @@ class IdempotencyInProgress(Conflict):
     title = "Verzoek loopt nog"
     title_en = "Request in progress"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Een verzoek met deze Idempotency-Key wordt nog verwerkt. Probeer het zo opnieuw.",
-            "A request with this Idempotency-Key is still being processed. Try again shortly.",
-        )
+    message = "Een verzoek met deze Idempotency-Key wordt nog verwerkt. Probeer het zo opnieuw."
+    message_en = "A request with this Idempotency-Key is still being processed. Try again shortly."
 
 
 def request_fingerprint(secret: bytes, payload: dict[str, Any]) -> str:

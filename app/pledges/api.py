@@ -12,6 +12,7 @@ from app.kit.clock import today
 from app.kit.http import client_address, problem
 from app.kit.idempotency import request_fingerprint, run_idempotent
 from app.pledges import service
+from app.pledges.errors import VoucherChanged
 from app.pledges.schemas import PledgeIn, PledgeInitiative, PledgeOut
 from app.vouchers.errors import UnknownVoucher
 
@@ -71,7 +72,7 @@ def create_pledge(
             key=idempotency_key,
             fingerprint=request_fingerprint(state.fingerprint_key, body.model_dump()),
             work=work,
-            retry_on=(service.VoucherChanged,),
+            retry_on=(VoucherChanged,),
         )
     except UnknownVoucher:
         state.code_limiter.record_failure(client)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
 from app.config import Settings, VoucherScope
-from app.errors import Conflict, Forbidden, InvalidInput, ServiceBusy
+from app.errors import ServiceBusy
 from app.initiatives import repository as initiatives
 from app.initiatives import service as initiative_service
 from app.initiatives.errors import InitiativeAlreadyFunded, InitiativeNotFound, InitiativeNotOpen
@@ -18,43 +18,12 @@ from app.initiatives.states import PUBLIC
 from app.ledger import service as ledger
 from app.models import InitiativeStatus, Pledge, TransferKind
 from app.models.base import utcnow
+from app.pledges.errors import OutsideVoucherArea, PledgeTooSmall, VoucherChanged
 from app.vouchers import service as vouchers
 from app.vouchers.errors import VoucherInsufficient
 from app.vouchers.repository import VoucherView
 
 MAX_ROOM_ATTEMPTS = 50
-
-
-class VoucherChanged(Conflict):
-    """The voucher's balance changed under us (another tab spent it): the transaction is retried whole."""
-
-    slug = "voucher-changed"
-    title = "Tegoed is net veranderd"
-    title_en = "Balance just changed"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Het tegoed van deze voucher is net veranderd. Bekijk het tegoed en probeer het opnieuw.",
-            "The balance of this voucher just changed. Check the balance and try again.",
-        )
-
-
-class OutsideVoucherArea(Forbidden):
-    slug = "outside-voucher-area"
-    title = "Buiten uw buurt"
-    title_en = "Outside your area"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Met deze voucher kunt u alleen initiatieven in uw eigen buurt of wijk steunen.",
-            "This voucher can only support initiatives in your own neighbourhood or district.",
-        )
-
-
-class PledgeTooSmall(InvalidInput):
-    slug = "pledge-too-small"
-    title = "Bedrag te laag"
-    title_en = "Amount too low"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,8 @@ class UnknownVoucher(NotFound):
     title = "Onbekende code"
     title_en = "Unknown code"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Deze vouchercode kennen we niet. Kijk of u hem goed hebt overgenomen.",
-            "We do not know this voucher code. Check that you copied it correctly.",
-        )
+    message = "Deze vouchercode kennen we niet. Kijk of u hem goed hebt overgenomen."
+    message_en = "We do not know this voucher code. Check that you copied it correctly."
 
 
 class MalformedVoucherCode(InvalidInput):
@@ -18,11 +15,8 @@ class MalformedVoucherCode(InvalidInput):
     title = "Code klopt niet"
     title_en = "Code is not valid"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Dit is geen geldige vouchercode. Een code heeft 14 tekens, zoals K7QM-2XHD-9RTW-FA.",
-            "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-FA.",
-        )
+    message = "Dit is geen geldige vouchercode. Een code heeft 14 tekens, zoals K7QM-2XHD-9RTW-FA."
+    message_en = "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-FA."
 
 
 class VoucherReplaced(Conflict):
@@ -30,11 +24,8 @@ class VoucherReplaced(Conflict):
     title = "Code vervangen"
     title_en = "Code replaced"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Deze code is vervangen door een nieuwe code en werkt niet meer.",
-            "This code has been replaced by a new code and no longer works.",
-        )
+    message = "Deze code is vervangen door een nieuwe code en werkt niet meer."
+    message_en = "This code has been replaced by a new code and no longer works."
 
 
 class VoucherExpired(Conflict):
@@ -42,8 +33,8 @@ class VoucherExpired(Conflict):
     title = "Voucher verlopen"
     title_en = "Voucher expired"
 
-    def __init__(self) -> None:
-        super().__init__("Deze voucher is verlopen.", "This voucher has expired.")
+    message = "Deze voucher is verlopen."
+    message_en = "This voucher has expired."
 
 
 class VoucherEmpty(Conflict):
@@ -51,10 +42,8 @@ class VoucherEmpty(Conflict):
     title = "Voucher is leeg"
     title_en = "Voucher is empty"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Het tegoed van deze voucher is al helemaal gegeven.", "This voucher has been fully used."
-        )
+    message = "Het tegoed van deze voucher is al helemaal gegeven."
+    message_en = "This voucher has been fully used."
 
 
 class VoucherInsufficient(Conflict):
