@@ -35,6 +35,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test, wherever it is imported
+
+
 class SqliteFactory:
     name = "sqlite"
 
