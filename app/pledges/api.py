@@ -40,10 +40,10 @@ def create_pledge(
 ) -> JSONResponse:
     state = request.app.state
     client = client_address(request)
-    state.code_limiter.check(client)
     day = today()
 
     def work(session: Session) -> tuple[int, dict[str, Any]]:
+        state.code_limiter.check(client, session)
         result = service.create_pledge(
             session,
             code=body.code,

@@ -26,8 +26,8 @@ router = APIRouter(prefix="/api/v1", tags=["vouchers"])
 def check_voucher(body: VoucherCheckIn, request: Request) -> VoucherCheckOut:
     limiter = request.app.state.code_limiter
     client = client_address(request)
-    limiter.check(client)
     with request.app.state.db.read() as session:
+        limiter.check(client, session)
         try:
             voucher = service.lookup(session, body.code)
         except UnknownVoucher:
