@@ -88,15 +88,15 @@ def run_idempotent(
         )
         return status, body
 
-    stored = _stored(db, full_key)
-    if stored is None:
-        try:
-            status, body = db.run_write(guarded, retry_on=retry_on)
-            return status, body, False
-        except IntegrityError:
-            stored = _stored(db, full_key)
-            if stored is None:
-                raise
+    # Go straight for the insert: a new key (the usual case) costs no extra read; a used key fails on the
+    # unique index, and only then is the stored response read.
+    try:
+        status, body = db.run_write(guarded, retry_on=retry_on)
+        return status, body, False
+    except IntegrityError:
+        stored = _stored(db, full_key)
+        if stored is None:
+            raise
     if stored.request_hash != fingerprint:
         raise IdempotencyKeyReused()
     if stored.status_code == PENDING:
