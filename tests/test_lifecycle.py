@@ -212,3 +212,39 @@ def test_pledges_of_expired_vouchers_return_to_the_pool(
 def test_unknown_code_for_reissue(db: Database, world: World) -> None:
     with pytest.raises(UnknownVoucher):
         db.run_write(lambda s: vouchers.reissue(s, voucher_id=999_999, actor="test", today=TODAY))
+
+
+@pytest.mark.race
+def test_two_ticks_at_once_do_the_work_once(db: Database, world: World, settings: Settings) -> None:
+    import threading
+
+    late = db.run_write(
+        lambda s: make_initiative(s, settings, deadline=TODAY + timedelta(days=2), title="Loopt af")
+    )
+    for code in world.codes[:5]:
+        pledge(db, world, code, 300, initiative_id=late)
+    with db.read() as session:
+        ends_on = session.scalar(select(VoucherPeriod.ends_on))
+    assert ends_on is not None
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def tick() -> None:
+        barrier.wait()
+        reports.append(run_tick(db, today=ends_on + timedelta(days=1), actor="tick"))
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reports) == 4
+    assert sum(len(r.initiatives_expired) for r in reports) == 2  # the world's initiative and `late`
+    assert sum(len(r.periods_closed) for r in reports) == 1
+    assert pool_balance(db) == 0
+    with db.read() as session:
+        returned = session.scalar(
+            select(func.count()).select_from(Pledge).where(Pledge.returned_at.is_not(None))
+        )
+    assert returned == 5
+    assert_ledger_ok(db)
