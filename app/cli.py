@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.config import Settings, get_settings
 from app.db import Database
@@ -58,7 +58,10 @@ def fail(message: str) -> None:
 
 @contextmanager
 def database() -> Iterator[Database]:
-    db = Database(settings())
+    try:
+        db = Database(settings())
+    except ValueError as exc:  # e.g. an unsupported DATABASE_URL driver
+        raise CliFailure(f"DATABASE_URL: {exc}") from exc
     try:
         yield db
     finally:
@@ -349,8 +352,14 @@ def main(argv: list[str] | None = None) -> Any:
             f"error: this conflicts with data already in the database, nothing changed ({exc.orig})", err=True
         )
         sys.exit(1)
-    except OperationalError as exc:
-        typer.echo(f"error: the database could not do this ({exc.orig}); nothing changed", err=True)
+    except DBAPIError as exc:  # unreachable, not migrated, or data it cannot store
+        lines = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
+        missing_table = "no such table" in lines[0] or (
+            "relation" in lines[0] and "does not exist" in lines[0]
+        )
+        reason = lines[0] if missing_table else " ".join(line.strip() for line in lines)
+        hint = "; has it been migrated? Run `buurtkas db upgrade`" if missing_table else ""
+        typer.echo(f"error: the database could not do this ({reason}){hint}; nothing changed", err=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.areas import repository
 from app.audit.service import record
-from app.kit.csvfile import Problems, read_rows
+from app.kit.csvfile import CsvError, Problems, read_rows
 from app.models import Area, AreaKind
 
 COLUMNS = ("code", "name", "kind", "parent_code")
@@ -65,6 +65,8 @@ def import_areas(session: Session, path: Path, *, actor: str) -> AreaImportResul
             problems.add(line, f"a {kind} needs a parent_code")
             continue
         rows[code] = (line, name, kind, parent_code)
+    if not rows and not problems.items:
+        raise CsvError(["the file holds no areas; nothing was changed"])
 
     existing = repository.codes_to_ids(session)
     for code, (line, _name, kind, parent_code) in rows.items():

@@ -27,7 +27,16 @@ from app.households.service import import_households
 from app.initiatives.service import NewInitiative, create_initiative, transition
 from app.kit.clock import today as amsterdam_today
 from app.migrate import upgrade
-from app.models import Area, Household, InitiativeStatus, LedgerAccount, Voucher, VoucherPeriod, VoucherStatus
+from app.models import (
+    Area,
+    Household,
+    Initiative,
+    InitiativeStatus,
+    LedgerAccount,
+    Voucher,
+    VoucherPeriod,
+    VoucherStatus,
+)
 from app.pledges.service import pledge_from_voucher
 from app.vouchers import repository as vouchers
 from app.vouchers.printbatch import CodesFile
@@ -114,15 +123,22 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
     )
     rng.shuffle(pool)
     used: set[int] = set()
+    # A small demo (`--households 200`) holds too little voucher value for the full-size targets: scale
+    # them down so the funded and completed examples can still reach theirs.
+    needed = sum(int(spec["target_cents"]) * _demo_share(spec) for spec in INITIATIVES)
+    scale = min(1.0, 0.6 * len(pool) * settings.default_voucher_value_cents / needed) if needed else 1.0
     for spec in INITIATIVES:
         state = InitiativeStatus(spec["state"])
         days_left = int(spec.get("days_left") or 0)
+        target_cents = max(
+            settings.initiative_min_target_cents, round(int(spec["target_cents"]) * scale / 100) * 100
+        )
         initiative_id = create_initiative(
             session,
             NewInitiative(
                 title=spec["title"],
                 area_code=spec["area_code"],
-                target_cents=int(spec["target_cents"]),
+                target_cents=target_cents,
                 deadline=today
                 + timedelta(days=max(days_left, 1) if state == InitiativeStatus.published else 60),
                 summary=spec["summary"],
@@ -142,16 +158,13 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
         transition(
             session, initiative_id, InitiativeStatus.published, actor=ACTOR, reason="demo", today=today
         )
-        share = (
-            1.0
-            if state in (InitiativeStatus.funded, InitiativeStatus.completed)
-            else float(spec["funded_share"])
-        )
-        if state == InitiativeStatus.expired:
-            share = 0.4
-        goal = round(int(spec["target_cents"]) * share)
+        goal = round(target_cents * _demo_share(spec))
         _pledge_until(session, settings, today, rng, initiative_id, goal, pool, used, spec["area_code"])
-        if state == InitiativeStatus.completed:
+        funded = (
+            session.scalar(select(Initiative.status).where(Initiative.id == initiative_id))
+            == InitiativeStatus.funded
+        )
+        if state == InitiativeStatus.completed and funded:  # too few households: it stays published
             transition(
                 session, initiative_id, InitiativeStatus.completed, actor=ACTOR, reason="demo", today=today
             )
@@ -164,6 +177,18 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
                 reason="deadline passed",
                 today=today,
             )
+
+
+def _demo_share(spec: dict[str, Any]) -> float:
+    """The part of its target an example initiative has raised in the demo."""
+    state = InitiativeStatus(spec["state"])
+    if state in (InitiativeStatus.draft, InitiativeStatus.submitted):
+        return 0.0
+    if state in (InitiativeStatus.funded, InitiativeStatus.completed):
+        return 1.0
+    if state == InitiativeStatus.expired:
+        return 0.4
+    return float(spec["funded_share"])
 
 
 def _pledge_until(

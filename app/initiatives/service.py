@@ -157,10 +157,14 @@ def return_pledges(session: Session, initiative_id: int, *, today: date) -> int:
 def _live_voucher(session: Session, voucher_id: int, today: date) -> tuple[int, int, bool]:
     """Follow replacements to the voucher that now holds the household's balance: (id, period, usable)."""
     for _ in range(100):
+        # FOR SHARE on the voucher and its period (PostgreSQL): a concurrent reissue (FOR UPDATE on the
+        # voucher) or period close (FOR UPDATE on the period) either finishes before we read, or waits until
+        # the value is back, so it never lands on a voucher that was replaced or expired meanwhile.
         row = session.execute(
             select(Voucher.status, Voucher.replaced_by_id, Voucher.period_id, VoucherPeriod.ends_on)
             .join(VoucherPeriod, VoucherPeriod.id == Voucher.period_id)
             .where(Voucher.id == voucher_id)
+            .with_for_update(read=True)
         ).one()
         if row.status == VoucherStatus.replaced and row.replaced_by_id is not None:
             voucher_id = row.replaced_by_id

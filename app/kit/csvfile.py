@@ -42,7 +42,10 @@ def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[
         raise CsvError([f"cannot open {path}: {exc.strerror}"]) from exc
     with handle:
         csv.field_size_limit(MAX_FIELD * 4)
-        sample = handle.read(4096)
+        try:
+            sample = handle.read(4096)
+        except UnicodeDecodeError as exc:
+            raise CsvError([_not_utf8(path)]) from exc
         handle.seek(0)
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
         reader = csv.DictReader(handle, delimiter=delimiter)
@@ -59,6 +62,23 @@ def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[
                 line = reader.line_num
                 if None in row:
                     raise CsvError([f"line {line}: more fields than the header has"])
+                if any("\x00" in (value or "") for value in row.values()):
+                    raise CsvError([f"line {line}: contains a NUL byte; is this a CSV text file?"])
                 yield line, {key: (value or "").strip() for key, value in row.items() if key in columns}
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise CsvError([_not_utf8(path)]) from exc
+        except csv.Error as exc:
             raise CsvError([f"line {reader.line_num}: not a readable CSV line ({exc})"]) from exc
+
+
+def _not_utf8(path: Path) -> str:
+    """Name the first line that is not UTF-8 (the decoder reads ahead, so the reader's count is no help)."""
+    bad_line = 1
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad_line = number
+                break
+    return f'line {bad_line}: the file is not UTF-8 text; save it as "CSV UTF-8" and try again'

@@ -10,7 +10,7 @@ MAX_CENTS = 100_000_000
 
 
 class PledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     code: CodeText
     initiative_id: Annotated[int, Field(ge=1, le=2**62)]
     amount_cents: Annotated[

@@ -9,7 +9,7 @@ CodeText = Annotated[str, Field(min_length=1, max_length=64, examples=["K7QM-2XH
 
 
 class VoucherCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     code: CodeText
 
 
