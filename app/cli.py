@@ -23,6 +23,7 @@ from app.db import Database
 from app.errors import AppError
 from app.kit.clock import today as amsterdam_today
 from app.kit.csvfile import CsvError
+from app.vouchers.printbatch import PrintBatchExists
 
 cli = typer.Typer(
     help="Buurtkas: vouchers, initiatives and the ledger.", no_args_is_help=True, add_completion=False
@@ -338,6 +339,9 @@ def main(argv: list[str] | None = None) -> Any:
         return cli(args=argv, standalone_mode=False)
     except CliFailure as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except PrintBatchExists as exc:
+        typer.echo(f"error: --codes-out: {exc}; nothing changed", err=True)
         sys.exit(1)
     except CsvError as exc:
         typer.echo(f"error: the file was not imported, nothing changed:\n{exc}", err=True)

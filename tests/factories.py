@@ -49,7 +49,7 @@ def household_rows(count: int, *, start: int = 1, buurten: list[str] | None = No
         (
             "",
             f"76{(n // 100) % 100:02d}AB",
-            n % 100 + 1 if n % 100 else 100,
+            n % 100 + 1,
             "",
             "",
             "Grotestraat",

@@ -74,7 +74,9 @@ def test_adjacent_transpositions_are_detected() -> None:
                 codes.normalize_code(swapped)
 
 
-@pytest.mark.parametrize("text", ["", "ABC", "K7QM-2XHD-9RTW-FA-EXTRA", "K7QM-2XHD-9RTW-F!", "U" * 14, "x" * 100])
+@pytest.mark.parametrize(
+    "text", ["", "ABC", "K7QM-2XHD-9RTW-FA-EXTRA", "K7QM-2XHD-9RTW-F!", "U" * 14, "x" * 100]
+)
 def test_malformed(text: str) -> None:
     with pytest.raises(codes.MalformedCode):
         codes.normalize_code(text)

@@ -9,11 +9,13 @@ the model: every voucher's balance and status (also looked up by its live code),
 and pledged amount, every period's pool, and `verify_ledger` must report no violation.
 
 Each Hypothesis example gets a fresh, migrated database from the backend's factory (SQLite always,
-PostgreSQL when TEST_DATABASE_URL is set).
+PostgreSQL when TEST_DATABASE_URL is set). LEDGER_MACHINE_EXAMPLES (default 25) sets the number of examples,
+e.g. higher for a nightly run.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -51,7 +53,6 @@ from app.initiatives.service import NewInitiative, create_and_maybe_publish, tra
 from app.kit import codes
 from app.ledger.verify import verify_ledger
 from app.models import (
-    AccountKind,
     Household,
     Initiative,
     LedgerAccount,
@@ -568,6 +569,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert report.violations == []
             assert report.total_cents == 0
 
+            # Every voucher: status, successor, period, balance; and every live code finds its voucher the
+            # way `vouchers.lookup` does (normalise, keyed hash), checked in the same query.
+            key = session.info["code_key"]
             voucher_rows = session.execute(
                 select(
                     Voucher.id,
@@ -575,55 +579,50 @@ class LedgerMachine(RuleBasedStateMachine):
                     Voucher.replaced_by_id,
                     Voucher.period_id,
                     LedgerAccount.balance_cents,
+                    Voucher.code_hash,
                 ).join(LedgerAccount, LedgerAccount.voucher_id == Voucher.id)
             ).all()
             assert {
                 row.id: (row.status, row.replaced_by_id, row.period_id, row.balance_cents)
                 for row in voucher_rows
             } == {v.id: (v.status, v.successor, v.period_id, v.balance) for v in self.vouchers.values()}
-            # Every live code finds its voucher and balance, the way `vouchers.lookup` does (normalise, keyed
-            # hash), in one query: a per-code lookup is too slow to repeat after every step.
-            key = session.info["code_key"]
-            live = {
-                codes.hash_code(codes.normalize_code(v.code), key): v
-                for v in self.vouchers.values()
-                if v.status != "replaced"
-            }
-            found = session.execute(
-                select(Voucher.code_hash, Voucher.id, LedgerAccount.balance_cents)
-                .join(LedgerAccount, LedgerAccount.voucher_id == Voucher.id)
-                .where(Voucher.code_hash.in_(list(live)))
-            ).all()
-            assert {row.code_hash: (row.id, row.balance_cents) for row in found} == {
-                code_hash: (v.id, v.balance) for code_hash, v in live.items()
-            }
+            by_hash = {row.code_hash: row.id for row in voucher_rows}
+            for voucher in self.vouchers.values():
+                if voucher.status != "replaced":
+                    assert by_hash[codes.hash_code(codes.normalize_code(voucher.code), key)] == voucher.id
 
-            initiative_rows = session.execute(
-                select(Initiative.id, Initiative.status, Initiative.pledged_cents, Initiative.target_cents)
-            ).all()
-            assert {row.id: (row.status, row.pledged_cents, row.target_cents) for row in initiative_rows} == {
-                i.id: (i.status.value, i.pledged, i.target) for i in self.initiatives.values()
-            }
-            open_pledges = session.execute(
-                select(Pledge.initiative_id, func.count(), func.sum(Pledge.amount_cents))
+            open_pledges = (
+                select(
+                    Pledge.initiative_id,
+                    func.count().label("count"),
+                    func.sum(Pledge.amount_cents).label("total"),
+                )
                 .where(Pledge.returned_at.is_(None))
                 .group_by(Pledge.initiative_id)
+                .subquery()
+            )
+            initiative_rows = session.execute(
+                select(
+                    Initiative.id,
+                    Initiative.status,
+                    Initiative.pledged_cents,
+                    Initiative.target_cents,
+                    func.coalesce(open_pledges.c.count, 0),
+                    func.coalesce(open_pledges.c.total, 0),
+                ).outerjoin(open_pledges, open_pledges.c.initiative_id == Initiative.id)
             ).all()
-            assert {row[0]: (row[1], row[2]) for row in open_pledges} == {
-                i.id: (len(i.pledges), i.pledged) for i in self.initiatives.values() if i.pledges
+            assert {row[0]: tuple(row[1:]) for row in initiative_rows} == {
+                i.id: (i.status.value, i.pledged, i.target, len(i.pledges), i.pledged)
+                for i in self.initiatives.values()
             }
 
-            pools = session.execute(
-                select(LedgerAccount.period_id, LedgerAccount.balance_cents).where(
-                    LedgerAccount.kind == AccountKind.pool
-                )
+            period_rows = session.execute(
+                select(
+                    VoucherPeriod.id, VoucherPeriod.status, VoucherPeriod.ends_on, LedgerAccount.balance_cents
+                ).join(LedgerAccount, LedgerAccount.period_id == VoucherPeriod.id)
             ).all()
-            assert dict(pools) == {p.id: p.pool for p in self.periods.values()}
-            periods = session.execute(
-                select(VoucherPeriod.id, VoucherPeriod.status, VoucherPeriod.ends_on)
-            ).all()
-            assert {row.id: (row.status, row.ends_on) for row in periods} == {
-                p.id: (p.status, p.ends_on) for p in self.periods.values()
+            assert {row[0]: tuple(row[1:]) for row in period_rows} == {
+                p.id: (p.status, p.ends_on, p.pool) for p in self.periods.values()
             }
         # What the municipality put into circulation equals what is on vouchers, initiatives and back in pools.
         on_vouchers = sum(v.balance for v in self.vouchers.values())
@@ -645,7 +644,7 @@ def test_ledger_state_machine(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=25,
+            max_examples=int(os.environ.get("LEDGER_MACHINE_EXAMPLES", "25")),
             stateful_step_count=25,
             deadline=None,
         ),

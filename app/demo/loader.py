@@ -60,7 +60,7 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
         return _fresh_codes(db, settings, today)
 
     codes: dict[int, str] = {}
-    with tempfile.TemporaryDirectory() as tmp, CodesFile(codes_out) as codes_file:
+    with tempfile.TemporaryDirectory() as tmp, CodesFile(codes_out, overwrite=True) as codes_file:
         addresses = Path(tmp) / "households.csv"
         with addresses.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=HOUSEHOLD_COLUMNS)

@@ -19,12 +19,21 @@ from sqlalchemy import Row
 COLUMNS = ("address_id", "postcode", "huisnummer", "huisletter", "toevoeging", "straat", "woonplaats", "code")
 
 
+class PrintBatchExists(Exception):
+    """The target file is there already: it may hold the only copy of earlier codes."""
+
+
 class CodesFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, overwrite: bool = False) -> None:
         self.path = path
         self.count = 0
         self._committed = False
+        self._overwrite = overwrite
         directory = path.parent if str(path.parent) else Path(".")
+        if path.exists() and not overwrite:
+            raise PrintBatchExists(
+                f"{path} exists already and may hold the only copy of earlier codes; choose a new file name"
+            )
         try:
             directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
@@ -57,7 +66,12 @@ class CodesFile:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        os.replace(self._tmp, self.path)
+        if self._overwrite:
+            os.replace(self._tmp, self.path)
+        else:
+            # link() fails if the name appeared meanwhile, so an earlier batch is never overwritten.
+            os.link(self._tmp, self.path)
+            self._tmp.unlink()
         self._committed = True
 
     def __enter__(self) -> CodesFile:
