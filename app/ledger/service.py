@@ -8,19 +8,27 @@ debit is the value the municipality has put into circulation for its period.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Table, case, insert, literal, select, update
+from sqlalchemy import Table, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.db import rowcount
-from app.models import AccountKind, Initiative, InitiativeStatus, LedgerAccount, LedgerTransfer, TransferKind
+from app.models import (
+    AccountKind,
+    Initiative,
+    InitiativeStatus,
+    LedgerAccount,
+    LedgerTransfer,
+    TransferKind,
+    Voucher,
+)
 from app.models.base import UTCDateTime, utcnow
 
 accounts: Table = LedgerAccount.__table__  # type: ignore[assignment]
 transfers: Table = LedgerTransfer.__table__  # type: ignore[assignment]
 initiatives: Table = Initiative.__table__  # type: ignore[assignment]
+vouchers: Table = Voucher.__table__  # type: ignore[assignment]
 
 
 class InsufficientBalance(Exception):
@@ -159,36 +167,45 @@ def release_pledged(session: Session, *, initiative_id: int, amount_cents: int) 
         raise InsufficientBalance()
 
 
-def issue_to_vouchers(
-    session: Session, *, pool_account_id: int, voucher_ids: Sequence[int], value_cents: int
-) -> None:
-    """Open an account for each new voucher and credit it `value_cents` from the period's pool, in bulk."""
-    if not voucher_ids:
-        return
-    account_ids = session.scalars(
-        insert(accounts).returning(accounts.c.id, sort_by_parameter_order=True),
-        [
-            {"kind": AccountKind.voucher, "voucher_id": vid, "balance_cents": value_cents}
-            for vid in voucher_ids
-        ],
-    ).all()
-    now = utcnow()
+def issue_to_new_vouchers(session: Session, *, pool_account_id: int, period_id: int, value_cents: int) -> int:
+    """Open an account for every voucher of the period that has none and credit it from the pool, set-based.
+
+    Three statements whatever the number of vouchers. A just-opened account is recognised as one holding
+    exactly the face value without ever having been credited: any other account got its value by a transfer.
+    Returns the number of vouchers credited.
+    """
+    has_account = select(accounts.c.id).where(accounts.c.voucher_id == vouchers.c.id).exists()
+    # Counted first: an INSERT … SELECT's rowcount is not reported by every driver.
+    issued = int(
+        session.scalar(select(func.count()).where(vouchers.c.period_id == period_id, ~has_account)) or 0
+    )
     session.execute(
-        insert(transfers),
-        [
-            {
-                "debit_account_id": pool_account_id,
-                "credit_account_id": account_id,
-                "amount_cents": value_cents,
-                "kind": TransferKind.issue,
-                "pledge_id": None,
-                "created_at": now,
-            }
-            for account_id in account_ids
-        ],
+        insert(accounts).from_select(
+            ["kind", "voucher_id", "balance_cents"],
+            select(literal(AccountKind.voucher.value), vouchers.c.id, literal(value_cents))
+            .where(vouchers.c.period_id == period_id, ~has_account)
+            .order_by(vouchers.c.id),
+        )
+    )
+    credited = select(transfers.c.id).where(transfers.c.credit_account_id == accounts.c.id).exists()
+    session.execute(
+        insert(transfers).from_select(
+            ["debit_account_id", "credit_account_id", "amount_cents", "kind", "created_at"],
+            select(
+                literal(pool_account_id),
+                accounts.c.id,
+                literal(value_cents),
+                literal(TransferKind.issue.value),
+                literal(utcnow(), UTCDateTime()),
+            )
+            .join(vouchers, vouchers.c.id == accounts.c.voucher_id)
+            .where(vouchers.c.period_id == period_id, accounts.c.balance_cents == value_cents, ~credited)
+            .order_by(accounts.c.id),
+        )
     )
     session.execute(
         update(accounts)
         .where(accounts.c.id == pool_account_id)
-        .values(balance_cents=accounts.c.balance_cents - value_cents * len(account_ids))
+        .values(balance_cents=accounts.c.balance_cents - value_cents * issued)
     )
+    return issued
