@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     code_failures_total: int = Field(default=2_000, gt=0)
     code_failure_window_seconds: int = Field(default=600, gt=0)
 
-    db_pool_size: int = Field(default=20, gt=0)
+    db_pool_size: int = Field(default=10, gt=0)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # Threads per process that run the (synchronous) route handlers. Fewer threads than clients keeps
+    # the database from thrashing on the hot initiative row: 64 clients queue in the app, not in locks.
+    worker_threads: int = Field(default=8, gt=0, le=256)
     sqlite_busy_timeout_ms: int = Field(default=15_000, gt=0)
 
     stripe_api_key: str = ""

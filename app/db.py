@@ -53,14 +53,14 @@ def create_db_engine(settings: Settings, *, url: str | None = None) -> Engine:
             database_url,
             connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
             pool_size=settings.db_pool_size,
-            max_overflow=10,
+            max_overflow=settings.db_max_overflow,
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_engine(
         database_url,
         pool_size=settings.db_pool_size,
-        max_overflow=10,
+        max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         pool_timeout=30,
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Area, Initiative, LedgerAccount, Pledge, Voucher
@@ -23,20 +23,23 @@ class PledgeTarget:
     account_id: int
 
 
+_PLEDGE_TARGET = (
+    select(
+        Initiative.id,
+        Initiative.status,
+        Initiative.area_id,
+        Initiative.target_cents,
+        Initiative.pledged_cents + Initiative.donated_cents,
+        Initiative.deadline,
+        LedgerAccount.id,
+    )
+    .join(LedgerAccount, LedgerAccount.initiative_id == Initiative.id)
+    .where(Initiative.id == bindparam("initiative_id"))
+)
+
+
 def pledge_target(session: Session, initiative_id: int) -> PledgeTarget | None:
-    row = session.execute(
-        select(
-            Initiative.id,
-            Initiative.status,
-            Initiative.area_id,
-            Initiative.target_cents,
-            Initiative.pledged_cents + Initiative.donated_cents,
-            Initiative.deadline,
-            LedgerAccount.id,
-        )
-        .join(LedgerAccount, LedgerAccount.initiative_id == Initiative.id)
-        .where(Initiative.id == initiative_id)
-    ).one_or_none()
+    row = session.connection().execute(_PLEDGE_TARGET, {"initiative_id": initiative_id}).one_or_none()
     return PledgeTarget(*row) if row else None
 
 

@@ -13,16 +13,29 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.errors import Conflict, InvalidInput
 from app.models import IdempotencyKey
-from app.models.base import utcnow
+from app.models.base import UTCDateTime, utcnow
 
 MAX_KEY_LENGTH = 255
+_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+_INSERT_KEY = insert(_KEYS).values(
+    key=bindparam("key"),
+    request_hash=bindparam("request_hash"),
+    status_code=bindparam("status_code"),
+    response_body="",
+    created_at=bindparam("now", type_=UTCDateTime()),
+)
+_STORE_RESPONSE = (
+    update(_KEYS)
+    .where(_KEYS.c.key == bindparam("k"))
+    .values(status_code=bindparam("status_code"), response_body=bindparam("body"))
+)
 PENDING = 0
 
 
@@ -71,20 +84,13 @@ def run_idempotent(
     full_key = f"{scope}:{key}"
 
     def guarded(session: Session) -> tuple[int, dict[str, Any]]:
-        session.execute(
-            insert(IdempotencyKey).values(
-                key=full_key,
-                request_hash=fingerprint,
-                status_code=PENDING,
-                response_body="",
-                created_at=utcnow(),
-            )
+        session.connection().execute(
+            _INSERT_KEY,
+            {"key": full_key, "request_hash": fingerprint, "status_code": PENDING, "now": utcnow()},
         )
         status, body = work(session)
-        session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.key == full_key)
-            .values(status_code=status, response_body=json.dumps(body))
+        session.connection().execute(
+            _STORE_RESPONSE, {"k": full_key, "status_code": status, "body": json.dumps(body)}
         )
         return status, body
 

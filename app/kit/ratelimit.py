@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,11 @@ from app.errors import TooManyAttempts
 from app.models import RateCounter
 
 TOTAL = "total"
+_RC: Table = RateCounter.__table__  # type: ignore[assignment]
+_COUNTS = select(_RC.c.bucket, _RC.c.count).where(
+    _RC.c.window_start == bindparam("start"),
+    (_RC.c.bucket == bindparam("mine")) | (_RC.c.bucket == bindparam("everyone")),
+)
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,12 @@ class FailureLimiter:
         """
         start, retry_after = self._window()
         mine, everyone = self._buckets(client)
-        query = select(RateCounter.bucket, RateCounter.count).where(
-            RateCounter.window_start == start, RateCounter.bucket.in_([mine, everyone])
-        )
+        params = {"start": start, "mine": mine, "everyone": everyone}
         if session is None:
             with self.db.read() as own:
-                counts = dict(own.execute(query).all())
+                counts = dict(own.connection().execute(_COUNTS, params).all())
         else:
-            counts = dict(session.execute(query).all())
+            counts = dict(session.connection().execute(_COUNTS, params).all())
         if counts.get(mine, 0) >= self.limit.per_client or counts.get(everyone, 0) >= self.limit.total:
             raise TooManyAttempts(max(retry_after, 1))
 

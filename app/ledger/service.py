@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Table, case, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.db import rowcount
@@ -78,6 +78,54 @@ def account_id_for(
     return session.execute(select(accounts.c.id).where(column == value)).scalar_one()
 
 
+_DEBIT = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("debit_id"),
+        (accounts.c.kind == AccountKind.pool.value) | (accounts.c.balance_cents >= bindparam("amount")),
+    )
+    .values(balance_cents=accounts.c.balance_cents - bindparam("amount"))
+    .returning(accounts.c.balance_cents)
+)
+_CREDIT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("credit_id"))
+    .values(balance_cents=accounts.c.balance_cents + bindparam("amount"))
+)
+_TRANSFER = insert(transfers).values(
+    debit_account_id=bindparam("debit_id"),
+    credit_account_id=bindparam("credit_id"),
+    amount_cents=bindparam("amount"),
+    kind=bindparam("kind"),
+    pledge_id=bindparam("pledge_id"),
+    created_at=bindparam("now", type_=UTCDateTime()),
+)
+_REACHES = (
+    initiatives.c.pledged_cents + initiatives.c.donated_cents + bindparam("amount")
+    >= initiatives.c.target_cents
+)
+_RESERVE = (
+    update(initiatives)
+    .where(
+        initiatives.c.id == bindparam("initiative_id"),
+        initiatives.c.status == InitiativeStatus.published.value,
+        (initiatives.c.deadline.is_(None)) | (initiatives.c.deadline >= bindparam("today")),
+        initiatives.c.pledged_cents + initiatives.c.donated_cents + bindparam("amount")
+        <= initiatives.c.target_cents,
+    )
+    .values(
+        pledged_cents=initiatives.c.pledged_cents + bindparam("amount"),
+        status=case((_REACHES, literal(InitiativeStatus.funded.value)), else_=initiatives.c.status),
+        funded_at=case((_REACHES, bindparam("now", type_=UTCDateTime())), else_=initiatives.c.funded_at),
+    )
+    .returning(
+        initiatives.c.pledged_cents + initiatives.c.donated_cents,
+        initiatives.c.target_cents,
+        initiatives.c.status,
+    )
+)
+
+
 def transfer(
     session: Session,
     *,
@@ -90,31 +138,23 @@ def transfer(
     """Move `amount_cents` from one account to another; returns the debit account's new balance."""
     if amount_cents <= 0:
         raise ValueError("a transfer moves a positive amount")
-    new_debit_balance = session.execute(
-        update(accounts)
-        .where(
-            accounts.c.id == debit_account_id,
-            (accounts.c.kind == AccountKind.pool) | (accounts.c.balance_cents >= amount_cents),
-        )
-        .values(balance_cents=accounts.c.balance_cents - amount_cents)
-        .returning(accounts.c.balance_cents)
+    conn = session.connection()
+    new_debit_balance = conn.execute(
+        _DEBIT, {"debit_id": debit_account_id, "amount": amount_cents}
     ).scalar_one_or_none()
     if new_debit_balance is None:
         raise InsufficientBalance()
-    session.execute(
-        update(accounts)
-        .where(accounts.c.id == credit_account_id)
-        .values(balance_cents=accounts.c.balance_cents + amount_cents)
-    )
-    session.execute(
-        insert(transfers).values(
-            debit_account_id=debit_account_id,
-            credit_account_id=credit_account_id,
-            amount_cents=amount_cents,
-            kind=kind,
-            pledge_id=pledge_id,
-            created_at=utcnow(),
-        )
+    conn.execute(_CREDIT, {"credit_id": credit_account_id, "amount": amount_cents})
+    conn.execute(
+        _TRANSFER,
+        {
+            "debit_id": debit_account_id,
+            "credit_id": credit_account_id,
+            "amount": amount_cents,
+            "kind": str(kind),
+            "pledge_id": pledge_id,
+            "now": utcnow(),
+        },
     )
     return new_debit_balance
 
@@ -128,29 +168,14 @@ def reserve_room(
     under the target. It becomes `funded` in the same statement when it reaches the target.
     Returns (raised_cents, target_cents, status) after the update.
     """
-    reaches = (
-        initiatives.c.pledged_cents + initiatives.c.donated_cents + amount_cents >= initiatives.c.target_cents
+    row = (
+        session.connection()
+        .execute(
+            _RESERVE,
+            {"initiative_id": initiative_id, "amount": amount_cents, "today": today, "now": utcnow()},
+        )
+        .one_or_none()
     )
-    row = session.execute(
-        update(initiatives)
-        .where(
-            initiatives.c.id == initiative_id,
-            initiatives.c.status == InitiativeStatus.published,
-            (initiatives.c.deadline.is_(None)) | (initiatives.c.deadline >= today),
-            initiatives.c.pledged_cents + initiatives.c.donated_cents + amount_cents
-            <= initiatives.c.target_cents,
-        )
-        .values(
-            pledged_cents=initiatives.c.pledged_cents + amount_cents,
-            status=case((reaches, literal(InitiativeStatus.funded.value)), else_=initiatives.c.status),
-            funded_at=case((reaches, literal(utcnow(), UTCDateTime())), else_=initiatives.c.funded_at),
-        )
-        .returning(
-            initiatives.c.pledged_cents + initiatives.c.donated_cents,
-            initiatives.c.target_cents,
-            initiatives.c.status,
-        )
-    ).one_or_none()
     if row is None:
         raise NoRoomLeft()
     return int(row[0]), int(row[1]), str(row[2])

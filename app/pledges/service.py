@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
@@ -17,13 +17,24 @@ from app.initiatives.errors import InitiativeAlreadyFunded, InitiativeNotFound, 
 from app.initiatives.states import PUBLIC
 from app.ledger import service as ledger
 from app.models import InitiativeStatus, Pledge, TransferKind
-from app.models.base import utcnow
+from app.models.base import UTCDateTime, utcnow
 from app.pledges.errors import OutsideVoucherArea, PledgeTooSmall, VoucherChanged
 from app.vouchers import service as vouchers
 from app.vouchers.errors import VoucherInsufficient
 from app.vouchers.repository import VoucherView
 
 MAX_ROOM_ATTEMPTS = 50
+_PLEDGES: Table = Pledge.__table__  # type: ignore[assignment]
+_INSERT_PLEDGE = (
+    insert(_PLEDGES)
+    .values(
+        voucher_id=bindparam("voucher_id"),
+        initiative_id=bindparam("initiative_id"),
+        amount_cents=bindparam("amount_cents"),
+        created_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(_PLEDGES.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -108,11 +119,19 @@ def pledge_from_voucher(
             "Het is heel druk bij dit initiatief. Probeer het zo nog eens.", "Very busy; try again."
         )
 
-    pledge_id = session.execute(
-        insert(Pledge)
-        .values(voucher_id=voucher.id, initiative_id=initiative_id, amount_cents=amount, created_at=utcnow())
-        .returning(Pledge.id)
-    ).scalar_one()
+    pledge_id = (
+        session.connection()
+        .execute(
+            _INSERT_PLEDGE,
+            {
+                "voucher_id": voucher.id,
+                "initiative_id": initiative_id,
+                "amount_cents": amount,
+                "now": utcnow(),
+            },
+        )
+        .scalar_one()
+    )
     try:
         balance = ledger.transfer(
             session,

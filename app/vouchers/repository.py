@@ -46,8 +46,11 @@ _VIEW = (
 )
 
 
+_BY_HASH = _VIEW.where(Voucher.code_hash == bindparam("code_hash"))
+
+
 def find_by_hash(session: Session, code_hash: str) -> VoucherView | None:
-    row = session.execute(_VIEW.where(Voucher.code_hash == code_hash)).one_or_none()
+    row = session.connection().execute(_BY_HASH, {"code_hash": code_hash}).one_or_none()
     return VoucherView(**row._asdict()) if row else None
 
 
