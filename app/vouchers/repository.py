@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Row, Table, any_, bindparam, select
+from sqlalchemy import ARRAY, BigInteger, Row, Table, any_, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import Area, Household, LedgerAccount, Voucher, VoucherPeriod
+from app.models.base import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,37 @@ def households_by_ids(session: Session, ids: list[int]) -> list[Row[Any]]:
         wanted = table.c.id.in_(ids)
     by_id = {row.id: row for row in session.execute(select(table).where(wanted))}
     return [by_id[i] for i in ids]
+
+
+_INSERT_VOUCHERS_PG = text(
+    "INSERT INTO vouchers (period_id, household_id, code_hash, status, is_current, issued_at) "
+    "SELECT :period_id, h, c, 'active', true, :now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:hashes AS varchar[])) AS t(h, c)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def insert_vouchers(
+    session: Session, *, period_id: int, household_ids: list[int], code_hashes: list[str], now: datetime
+) -> None:
+    """Insert new live vouchers in one statement (PostgreSQL: two arrays, not thousands of row parameters)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            _INSERT_VOUCHERS_PG,
+            {"period_id": period_id, "ids": household_ids, "hashes": code_hashes, "now": now},
+        )
+        return
+    table: Table = Voucher.__table__  # type: ignore[assignment]
+    session.execute(
+        insert(table),
+        [
+            {
+                "period_id": period_id,
+                "household_id": household_id,
+                "code_hash": code_hash,
+                "status": "active",
+                "is_current": True,
+                "issued_at": now,
+            }
+            for household_id, code_hash in zip(household_ids, code_hashes, strict=True)
+        ],
+    )

@@ -195,23 +195,16 @@ def issue_missing_vouchers(session: Session, *, period_id: int, value_cents: int
     pool_account_id = ledger.account_id_for(session, period_id=period_id)
     key = _code_key(session)
     now = utcnow()
-    table: Table = Voucher.__table__  # type: ignore[assignment]
     for start in range(0, len(household_ids), ISSUE_BATCH):
-        rows = []
-        for household in repository.households_by_ids(session, household_ids[start : start + ISSUE_BATCH]):
+        batch = household_ids[start : start + ISSUE_BATCH]
+        hashes = []
+        for household in repository.households_by_ids(session, batch):
             code = codes.generate_code()
-            rows.append(
-                {
-                    "period_id": period_id,
-                    "household_id": household.id,
-                    "code_hash": codes.hash_code(code, key),
-                    "status": VoucherStatus.active.value,
-                    "is_current": True,
-                    "issued_at": now,
-                }
-            )
+            hashes.append(codes.hash_code(code, key))
             sink(household, codes.format_code(code))
-        session.execute(insert(table), rows)
+        repository.insert_vouchers(
+            session, period_id=period_id, household_ids=batch, code_hashes=hashes, now=now
+        )
     issued = ledger.issue_to_new_vouchers(
         session, pool_account_id=pool_account_id, period_id=period_id, value_cents=value_cents
     )
