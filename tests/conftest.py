@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from tests.databases import PostgresFactory, SqliteFactory, test_settings
+from tests.dbstate import empty_postgres_database
 from tests.factories import World, build_world
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -53,6 +54,21 @@ def database_url(
     url = factory.create()
     yield url
     factory.drop(url)
+
+
+@pytest.fixture
+def empty_database_url(
+    backend: str, tmp_path: Path, postgres_factory: PostgresFactory | None
+) -> Iterator[str]:
+    """A database that exists but is not migrated (SQLite: a path not created yet)."""
+    if backend == "sqlite":
+        (tmp_path / "fresh").mkdir()
+        yield f"sqlite:///{tmp_path / 'fresh' / 'buurtkas.db'}"
+        return
+    if postgres_factory is None:
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL to run this backend")
+    with empty_postgres_database(postgres_factory.server_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,12 +9,10 @@ Each start of the command costs about a second (imports), so independent command
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -34,34 +32,23 @@ from tests.cli_helpers import (
     read_codes,
     stray_files,
 )
-from tests.databases import PostgresFactory, test_settings
-from tests.dbstate import assert_ledger_ok, diff, empty_postgres_database, row_counts, snapshot
+from tests.databases import test_settings
+from tests.dbstate import assert_ledger_ok, diff, row_counts, snapshot
 from tests.factories import AREAS, write_csv
 
 # --- a fresh, unmigrated database per backend ---------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_url(backend: str, tmp_path: Path, postgres_factory: PostgresFactory | None) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh' / 'buurtkas.db'}"
-        return
-    if postgres_factory is None:
-        pytest.skip("PostgreSQL: set TEST_DATABASE_URL to run this backend")
-    with empty_postgres_database(postgres_factory.server_url) as url:
-        yield url
-
-
-def test_every_command_end_to_end(empty_url: str, tmp_path: Path) -> None:
+def test_every_command_end_to_end(empty_database_url: str, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    cli = Cli(empty_url, work)
+    cli = Cli(empty_database_url, work)
 
     # before db upgrade: a clear hint instead of a traceback; then db upgrade, and again later (nothing to do)
     unmigrated = cli("ledger", "verify")
     assert not failure_problems(unmigrated, ["has it been migrated? Run `buurtkas db upgrade`"], exit_code=1)
     assert ok(cli("db", "upgrade")).stdout.strip() == "database is up to date"
-    conf = test_settings(empty_url)
+    conf = test_settings(empty_database_url)
     db = Database(conf)
     try:
         assert row_counts(db)["areas"] == 0

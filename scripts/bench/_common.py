@@ -25,6 +25,8 @@ PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 # Same key for issuing codes and for serving: the code hashes depend on it.
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789"
 
+# The importer's header (app.households.service.COLUMNS), copied: this module is imported before the
+# script has re-executed itself in the project venv, so it cannot import app yet.
 HOUSEHOLD_COLUMNS = (
     "address_id",
     "postcode",
