@@ -42,7 +42,7 @@ from app.vouchers.errors import (
     VoucherReplaced,
 )
 from tests.databases import PostgresFactory, SqliteFactory, test_settings
-from tests.factories import BUURTEN, write_csv
+from tests.factories import household_rows, write_csv
 
 START = date(2027, 3, 1)
 MIN_TARGET = 500
@@ -171,21 +171,20 @@ class LedgerModel:
 
     # ---------------------------------------------------------------------------------------- actions
 
+    def pledge_call(self, code: str, initiative_id: int, amount: int | None) -> Callable[[Session], Any]:
+        """The pledge as the app makes it, to run in one write transaction."""
+        return lambda session: create_pledge(
+            session,
+            code=code,
+            initiative_id=initiative_id,
+            amount_cents=amount,
+            settings=self.settings,
+            today=self.today,
+        )
+
     def import_households(self, count: int) -> None:
         start = self.household_count
-        rows = [
-            (
-                "",
-                f"76{n // 100:02d}AB",
-                n % 100 + 1,
-                "",
-                "",
-                "Kerkstraat",
-                "Almelo",
-                BUURTEN[n % len(BUURTEN)],
-            )
-            for n in range(start, start + count)
-        ]
+        rows = household_rows(count, start=start)
         path = write_csv(self.tmp / f"households-{start}.csv", HOUSEHOLD_COLUMNS, rows)
 
         def work(session: Session) -> set[int]:
@@ -287,14 +286,7 @@ class LedgerModel:
 
         result = self.expect(
             expected,
-            lambda session: create_pledge(
-                session,
-                code=code,
-                initiative_id=initiative_id,
-                amount_cents=amount,
-                settings=self.settings,
-                today=self.today,
-            ),
+            self.pledge_call(code, initiative_id, amount),
         )
         if result is None:
             return

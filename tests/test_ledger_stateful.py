@@ -44,7 +44,6 @@ from app.models import (
     VoucherPeriod,
 )
 from app.models import InitiativeStatus as S
-from app.pledges.service import create_pledge
 from app.ticks import run_tick
 from app.vouchers import service as vouchers
 from app.vouchers.errors import (
@@ -161,14 +160,7 @@ class LedgerMachine(LedgerModel, RuleBasedStateMachine):
             code = code[:-1]
             self.expect(
                 MalformedVoucherCode,
-                lambda session: create_pledge(
-                    session,
-                    code=code,
-                    initiative_id=initiative_id,
-                    amount_cents=amount,
-                    settings=self.settings,
-                    today=self.today,
-                ),
+                self.pledge_call(code, initiative_id, amount),
             )
             return
         self.pledge(voucher, code, initiative_id, amount)
