@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     municipality_name: str = "Almelo"
+    media_dir: Path = Field(default=Path("var/media").absolute())
+    """Where initiative photos are stored (served under /media/)."""
 
     voucher_scope: VoucherScope = VoucherScope.gemeente
     default_voucher_value_cents: int = Field(default=750, gt=0)

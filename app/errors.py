@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # FastAPI is imported where it is used, so the CLI starts without it (~0.4 s)
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -118,6 +118,14 @@ _HTTP_TITLES = {
     413: ("Verzoek te groot", "Request too large"),
     415: ("Soort inhoud niet ondersteund", "Unsupported media type"),
 }
+# What a page visitor reads for an HTTP error the framework raised: (nl, en).
+_HTML_DETAILS = {
+    404: (
+        "Deze pagina bestaat niet (meer). Kijk of het adres klopt, of ga naar de startpagina.",
+        "This page does not exist (any more). Check the address, or go to the home page.",
+    ),
+    405: ("Dit kan op deze pagina niet.", "This is not possible on this page."),
+}
 # Details the framework writes in English, e.g. for a body that is not UTF-8: (nl, en).
 _FRAMEWORK_DETAILS = {
     "There was an error parsing the body": (
@@ -127,18 +135,57 @@ _FRAMEWORK_DETAILS = {
 }
 
 
+MACHINE_PREFIXES = ("/api/", "/openapi.json", "/webhooks/", "/feeds/", "/healthz", "/readyz", "/metrics")
+
+
+def wants_html(request: Request) -> bool:
+    """Pages get an HTML error page; the API, feeds and probes get problem+json."""
+    return not request.url.path.startswith(MACHINE_PREFIXES)
+
+
+def html_error(request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    from app.templating import render
+
+    return render(
+        request,
+        "errors/error.html",
+        {"status": status, "title": title, "detail": detail},
+        status_code=status,
+        headers=headers,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    from app.web.session import locale_of
+
     @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        if wants_html(request):
+            english = locale_of(request) == "en"
+            return html_error(
+                request,
+                exc.status,
+                exc.title_en if english else exc.title,
+                exc.detail_en if english else exc.detail,
+                exc.headers,
+            )
         return problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            english = locale_of(request) == "en"
+            return html_error(
+                request,
+                422 if request.method == "POST" else 404,
+                InvalidInput.title_en if english else InvalidInput.title,
+                "This address or form is not valid." if english else "Dit adres of formulier klopt niet.",
+            )
         english = prefers_english(request)
         invalid = [
             {
@@ -162,8 +209,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         nl, en = _HTTP_TITLES.get(exc.status_code, ("Fout", "Error"))
+        if wants_html(request):
+            english = locale_of(request) == "en"
+            texts = _HTML_DETAILS.get(exc.status_code, ("Dat lukte niet.", "That did not work."))
+            return html_error(
+                request,
+                exc.status_code,
+                en if english else nl,
+                texts[1] if english else texts[0],
+                getattr(exc, "headers", None),
+            )
         english = prefers_english(request)
         default = (
             HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""

@@ -13,14 +13,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.areas.api import router as areas_router
+from app.areas.pages import router as area_pages
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
 from app.initiatives.api import router as initiatives_router
+from app.initiatives.pages import router as initiative_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
 from app.pledges.api import router as pledges_router
+from app.pledges.pages import router as pledge_pages
+from app.reports.pages import router as report_pages
+from app.templating import STATIC_DIR
 from app.vouchers.api import router as vouchers_router
+from app.vouchers.pages import router as voucher_pages
+from app.web.headers import SecurityHeaders
+from app.web.pages import router as site_pages
+from app.web.static import CachedStaticFiles
 
 DESCRIPTION = """
 Buurtkas: every household gets a voucher twice a year to give to a neighbourhood initiative.
@@ -38,6 +47,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         configure_logging(settings)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         database = db or Database(settings)
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
         app.state.settings = settings
         app.state.db = database
         app.state.code_limiter = FailureLimiter(
@@ -63,14 +73,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     app.include_router(areas_router)
     app.include_router(initiatives_router)
     app.include_router(vouchers_router)
     app.include_router(pledges_router)
+    for pages in (site_pages, voucher_pages, initiative_pages, pledge_pages, area_pages, report_pages):
+        app.include_router(pages)
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")
+    app.mount(
+        "/media",
+        CachedStaticFiles(directory=settings.media_dir, immutable=True, check_dir=False),
+        name="media",
+    )
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:

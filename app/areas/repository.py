@@ -50,3 +50,24 @@ def descendant_ids(session: Session, area_id: int) -> list[int]:
         frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
         found.extend(frontier)
     return found
+
+
+def names(session: Session, ids: list[int]) -> dict[int, str]:
+    return {
+        area_id: name for area_id, name in session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))
+    }
+
+
+def lineage(session: Session, area_id: int) -> list[Area]:
+    """The area and its ancestors as rows, gemeente first (for breadcrumbs)."""
+    ids = lineage_ids(session, area_id)
+    found = {area.id: area for area in session.scalars(select(Area).where(Area.id.in_(ids)))}
+    return [found[i] for i in reversed(ids) if i in found]
+
+
+def children(session: Session, area_id: int) -> list[Area]:
+    return list(session.scalars(select(Area).where(Area.parent_id == area_id).order_by(Area.name)))
+
+
+def gemeente(session: Session) -> Area | None:
+    return session.scalars(select(Area).where(Area.kind == "gemeente").order_by(Area.id).limit(1)).first()

@@ -10,7 +10,7 @@ import csv
 import random
 import tempfile
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ from app.areas import repository as areas
 from app.areas.service import import_areas
 from app.config import Settings
 from app.db import Database
-from app.demo.content import AREAS_CSV, INITIATIVES, generate_households
+from app.demo.content import AREAS_CSV, INITIATIVES, NEWS, generate_households
+from app.demo.pictures import picture
 from app.households.service import COLUMNS as HOUSEHOLD_COLUMNS
 from app.households.service import import_households
+from app.initiatives.photos import store_photo
 from app.initiatives.service import NewInitiative, create_initiative, transition
 from app.kit.clock import today as amsterdam_today
 from app.migrate import upgrade
@@ -33,10 +35,13 @@ from app.models import (
     Initiative,
     InitiativeStatus,
     LedgerAccount,
+    NewsKind,
     Voucher,
     VoucherPeriod,
     VoucherStatus,
 )
+from app.models.base import utcnow
+from app.news.service import post_news
 from app.pledges.service import pledge_from_voucher
 from app.vouchers import repository as vouchers
 from app.vouchers.printbatch import CodesFile
@@ -86,6 +91,7 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
                 sink=sink,
             )
             _initiatives(session, settings, today)
+            _news(session, utcnow())
             return name
 
         name = db.run_write(work, attempts=1)
@@ -104,7 +110,9 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
 
 def _try_it(settings: Settings, code: str) -> list[str]:
     return [
-        "try one (API docs at /api/docs):",
+        "open one as a household would (the letter's QR code points here):",
+        f"  {settings.base_url}/v/{code}",
+        "or ask the API (OpenAPI at /openapi.json):",
         f"  curl -s -X POST {settings.base_url}/api/v1/vouchers/check -H 'content-type: application/json' "
         f"""-d '{{"code": "{code}"}}'""",
     ]
@@ -145,10 +153,15 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
                 description=spec["description"],
                 category=spec["category"],
                 initiator_name=spec.get("initiator", ""),
+                budget_lines=_scaled_lines(spec["budget_lines"], target_cents),
             ),
             settings=settings,
             actor=ACTOR,
             today=today,
+        )
+        image, alt = picture(spec["category"], seed=initiative_id)
+        store_photo(
+            session, settings.media_dir, initiative_id=initiative_id, position=0, image=image, alt_text=alt
         )
         if state == InitiativeStatus.draft:
             continue
@@ -177,6 +190,31 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
                 reason="deadline passed",
                 today=today,
             )
+
+
+def _scaled_lines(lines: list[dict[str, Any]], target_cents: int) -> tuple[tuple[str, int], ...]:
+    """The example budget scaled to the (possibly scaled) target; the last line takes the rounding."""
+    total = sum(int(line["amount_cents"]) for line in lines)
+    scaled = [(line["description"], int(line["amount_cents"]) * target_cents // total) for line in lines]
+    rest = target_cents - sum(amount for _, amount in scaled)
+    description, amount = scaled[-1]
+    return (*scaled[:-1], (description, amount + rest))
+
+
+def _news(session: Session, now: datetime) -> None:
+    for item in NEWS:
+        area = areas.by_code(session, item["area_code"])
+        if area is None:
+            continue
+        post_news(
+            session,
+            area_id=area.id,
+            kind=NewsKind.post,
+            title=item["title"],
+            body=item["body"],
+            author_name="Wijkregisseur",
+            published_at=now - timedelta(days=int(item["days_ago"])),
+        )
 
 
 def _demo_share(spec: dict[str, Any]) -> float:

@@ -16,6 +16,7 @@ from app.initiatives.errors import InitiativeInvalid, InitiativeNotFound, Transi
 from app.ledger import service as ledger
 from app.models import (
     AccountKind,
+    BudgetLine,
     Initiative,
     InitiativeStatus,
     InitiativeTransition,
@@ -42,6 +43,8 @@ class NewInitiative:
     description: str = ""
     category: str = ""
     initiator_name: str = ""
+    budget_lines: tuple[tuple[str, int], ...] = ()
+    """(description, amount in cents); when given they must add up to the target."""
 
 
 def create_initiative(
@@ -70,6 +73,17 @@ def create_initiative(
             f"De einddatum moet tussen vandaag en {MAX_DEADLINE_DAYS} dagen vanaf nu liggen.",
             f"The deadline must be between today and {MAX_DEADLINE_DAYS} days from now.",
         )
+    lines = [(text.strip()[:200], amount) for text, amount in data.budget_lines]
+    if lines and (
+        sum(amount for _, amount in lines) != data.target_cents
+        or any(amount <= 0 or not text for text, amount in lines)
+    ):
+        raise InitiativeInvalid(
+            "De begrotingsregels moeten elk een omschrijving en een positief bedrag hebben en samen het "
+            "streefbedrag zijn.",
+            "Each budget line needs a description and a positive amount, and together they must equal "
+            "the target.",
+        )
     initiative_id = session.execute(
         insert(Initiative)
         .values(
@@ -88,6 +102,14 @@ def create_initiative(
         )
         .returning(Initiative.id)
     ).scalar_one()
+    if lines:
+        session.execute(
+            insert(BudgetLine),
+            [
+                {"initiative_id": initiative_id, "position": i, "description": text, "amount_cents": amount}
+                for i, (text, amount) in enumerate(lines)
+            ],
+        )
     ledger.open_account(session, AccountKind.initiative, initiative_id=initiative_id)
     _record_transition(session, initiative_id, None, InitiativeStatus.draft, actor=actor, reason="")
     return initiative_id

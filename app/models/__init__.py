@@ -3,8 +3,15 @@
 from app.models.areas import Area, AreaKind
 from app.models.base import Base
 from app.models.households import Household
-from app.models.initiatives import Initiative, InitiativeStatus, InitiativeTransition
+from app.models.initiatives import (
+    BudgetLine,
+    Initiative,
+    InitiativePhoto,
+    InitiativeStatus,
+    InitiativeTransition,
+)
 from app.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
+from app.models.news import NewsItem, NewsKind
 from app.models.ops import AuditEvent, IdempotencyKey, RateCounter
 from app.models.pledges import Pledge
 from app.models.vouchers import PeriodStatus, Voucher, VoucherPeriod, VoucherStatus
@@ -15,13 +22,17 @@ __all__ = [
     "AreaKind",
     "AuditEvent",
     "Base",
+    "BudgetLine",
     "Household",
     "IdempotencyKey",
     "Initiative",
+    "InitiativePhoto",
     "InitiativeStatus",
     "InitiativeTransition",
     "LedgerAccount",
     "LedgerTransfer",
+    "NewsItem",
+    "NewsKind",
     "PeriodStatus",
     "Pledge",
     "RateCounter",

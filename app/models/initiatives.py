@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdType, UTCDateTime, created_column, id_column
@@ -75,4 +75,35 @@ class InitiativeTransition(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = created_column()
+
+
+class BudgetLine(Base):
+    """One line of an initiative's budget; the lines add up to the target."""
+
+    __tablename__ = "initiative_budget_lines"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[int] = id_column()
+    initiative_id: Mapped[int] = mapped_column(IdType, ForeignKey("initiatives.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    """In euro cents."""
+
+
+class InitiativePhoto(Base):
+    """A re-encoded photo of an initiative, stored as a file under the media directory."""
+
+    __tablename__ = "initiative_photos"
+    __table_args__ = (UniqueConstraint("initiative_id", "position"),)
+
+    id: Mapped[int] = id_column()
+    initiative_id: Mapped[int] = mapped_column(IdType, ForeignKey("initiatives.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(80), unique=True)
+    """Random storage name with its extension; never the uploader's file name."""
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    alt_text: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = created_column()

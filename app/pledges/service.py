@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -81,22 +82,7 @@ def pledge_from_voucher(
     today: date,
     actor: str = "household",
 ) -> PledgeResult:
-    vouchers.ensure_spendable(voucher, today)
-    target = initiatives.pledge_target(session, initiative_id)
-    if target is None or target.status not in PUBLIC:
-        raise InitiativeNotFound()
-    _ensure_open(target.status, target.raised_cents, target.target_cents, target.deadline, today)
-    if settings.voucher_scope != VoucherScope.gemeente:
-        _ensure_in_scope(session, settings.voucher_scope, voucher.buurt_id, target.area_id)
-    if amount_cents is not None:
-        if amount_cents > voucher.balance_cents:
-            raise VoucherInsufficient(voucher.balance_cents)
-        if amount_cents < settings.min_pledge_cents and amount_cents != voucher.balance_cents:
-            minimum = settings.min_pledge_cents
-            raise PledgeTooSmall(
-                f"Geef minstens € {minimum // 100},{minimum % 100:02d}, of het hele tegoed.",
-                f"Give at least €{minimum // 100}.{minimum % 100:02d}, or the whole balance.",
-            )
+    target = _check_pledge(session, voucher, initiative_id, amount_cents, settings, today)
     wanted = amount_cents if amount_cents is not None else voucher.balance_cents
 
     # Reserve room under the target with a guarded UPDATE; if someone else got there first, read again
@@ -156,6 +142,64 @@ def pledge_from_voucher(
     )
 
 
+@dataclass(frozen=True)
+class PledgePreview:
+    """What a pledge would do now: the amount after lowering to what is still needed."""
+
+    amount_cents: int
+    voucher_balance_after_cents: int
+    still_needed_cents: int
+
+
+def preview_pledge(
+    session: Session,
+    *,
+    voucher: VoucherView,
+    initiative_id: int,
+    amount_cents: int | None,
+    settings: Settings,
+    today: date,
+) -> PledgePreview:
+    """Check a pledge by the same rules as `pledge_from_voucher`, without moving anything."""
+    target = _check_pledge(session, voucher, initiative_id, amount_cents, settings, today)
+    needed = target.target_cents - target.raised_cents
+    wanted = amount_cents if amount_cents is not None else voucher.balance_cents
+    amount = min(wanted, needed)
+    return PledgePreview(
+        amount_cents=amount,
+        voucher_balance_after_cents=voucher.balance_cents - amount,
+        still_needed_cents=needed,
+    )
+
+
+def _check_pledge(
+    session: Session,
+    voucher: VoucherView,
+    initiative_id: int,
+    amount_cents: int | None,
+    settings: Settings,
+    today: date,
+) -> initiatives.PledgeTarget:
+    """Every rule a pledge must meet before money moves; returns the initiative as read now."""
+    vouchers.ensure_spendable(voucher, today)
+    target = initiatives.pledge_target(session, initiative_id)
+    if target is None or target.status not in PUBLIC:
+        raise InitiativeNotFound()
+    _ensure_open(target.status, target.raised_cents, target.target_cents, target.deadline, today)
+    if settings.voucher_scope != VoucherScope.gemeente:
+        _ensure_in_scope(session, settings.voucher_scope, voucher.buurt_id, target.area_id)
+    if amount_cents is not None:
+        if amount_cents > voucher.balance_cents:
+            raise VoucherInsufficient(voucher.balance_cents)
+        if amount_cents < settings.min_pledge_cents and amount_cents != voucher.balance_cents:
+            minimum = settings.min_pledge_cents
+            raise PledgeTooSmall(
+                f"Geef minstens € {minimum // 100},{minimum % 100:02d}, of het hele tegoed.",
+                f"Give at least €{minimum // 100}.{minimum % 100:02d}, or the whole balance.",
+            )
+    return target
+
+
 def _ensure_open(status: str, raised: int, target: int, deadline: date | None, today: date) -> None:
     if status in (InitiativeStatus.funded, InitiativeStatus.completed) or (
         status == InitiativeStatus.published and raised >= target
@@ -166,14 +210,15 @@ def _ensure_open(status: str, raised: int, target: int, deadline: date | None, t
 
 
 def _ensure_in_scope(session: Session, scope: VoucherScope, buurt_id: int, initiative_area_id: int) -> None:
-    """The initiative's area must be the voucher's buurt or above it, or (scope wijk) in the same wijk."""
     home = areas.lineage_ids(session, buurt_id)  # buurt, wijk, gemeente
-    if initiative_area_id in home:
-        return
-    if (
-        scope == VoucherScope.wijk
-        and len(home) >= 2
-        and home[1] in areas.lineage_ids(session, initiative_area_id)
-    ):
-        return
-    raise OutsideVoucherArea()
+    if not within_scope(scope, home, areas.lineage_ids(session, initiative_area_id)):
+        raise OutsideVoucherArea()
+
+
+def within_scope(scope: VoucherScope, home: Sequence[int], target: Sequence[int]) -> bool:
+    """May a voucher from `home` (its buurt's lineage: buurt, wijk, gemeente) support an initiative whose
+    area has lineage `target`? Its own buurt or anything above it always; with scope wijk also the rest of
+    its wijk; with scope gemeente anything."""
+    if scope == VoucherScope.gemeente or target[0] in home:
+        return True
+    return scope == VoucherScope.wijk and len(home) >= 2 and home[1] in target
