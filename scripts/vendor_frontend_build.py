@@ -4,6 +4,7 @@ Maintainer tool, called by scripts/vendor-frontend; neither the app nor CI runs 
 
     python scripts/vendor_frontend_build.py build NODE_MODULES OUT.css
     python scripts/vendor_frontend_build.py check-theme UTRECHT.css THEME.css
+    python scripts/vendor_frontend_build.py purge --templates templates --css UTRECHT.css --theme THEME.css
 
 `build` takes the per-component stylesheets (`@utrecht/<name>-css/dist/index.css`, the packages
 that component-library-css pins), keeps only the selectors whose Utrecht class names are all in
@@ -12,10 +13,22 @@ and writes one minified file with a license header. Standard library only.
 
 `check-theme` lists the `--utrecht-*` properties the built file reads and which of them the theme
 sets, leaves to a fallback in utrecht.css, or leaves unset (informational; it does not fail).
+
+`purge` shrinks both files in place to what the pages use. It collects the `utrecht-*` class names
+in the templates (`**/*.html`), in the app's Python and JavaScript (`--scan`, default `app`) and in
+ALLOW_LIST, then drops from UTRECHT.css every selector that requires another Utrecht class (classes
+inside :not(...) are not requirements, as in `build`), rules and @media/@supports blocks left
+empty, and private properties nothing reads any more. Then it drops the `--utrecht-*` declarations
+of THEME.css that nothing reads: not the purged UTRECHT.css, not the other stylesheets next to
+THEME.css (buurtkas.css), not the scanned sources, and not another kept token (transitively).
+`--buurtkas-*` tokens, other declarations and comments stay. Purging cannot bring a rule back:
+after a template starts using a new class, re-run scripts/vendor-frontend (the theme tokens it
+dropped must then be restored by hand; the list is printed).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -540,7 +553,225 @@ def check_theme(utrecht_css: Path, theme_css: Path) -> int:
     return 0
 
 
+# --- purge ---------------------------------------------------------------------------------------
+
+# Utrecht classes the pages get at run time in a way the scan of templates and app code cannot see
+# (built from variables, set by a browser-side library, ...). Their rules survive `purge`.
+ALLOW_LIST: frozenset[str] = frozenset(
+    {
+        "utrecht-button--busy",  # app/static/js/enhance.js adds it while a form is being sent
+    }
+)
+
+# A class name in any source text. The look-behind skips custom properties (--utrecht-*, --_utrecht-*).
+USED_CLASS_RE = re.compile(r"(?<![A-Za-z0-9_-])utrecht-[A-Za-z0-9_-]*")
+THEME_DECL_RE = re.compile(r"--[A-Za-z0-9_-]+\s*:")
+
+
+def source_files(templates: Path, scan: list[Path]) -> list[Path]:
+    files = sorted(templates.rglob("*.html"))
+    for root in scan:
+        files += sorted(root.rglob("*.py")) + sorted(root.rglob("*.js"))
+    return files
+
+
+def collect_used_classes(files: list[Path]) -> tuple[set[str], set[str]]:
+    """Utrecht class names in the files plus ALLOW_LIST, and the prefixes of names built at run time.
+
+    A name that ends in "-" or "_" (`utrecht-alert--{{ kind }}`) is a prefix: every class that starts
+    with it counts as used.
+    """
+    used, prefixes = set(ALLOW_LIST), set()
+    for path in files:
+        for token in USED_CLASS_RE.findall(path.read_text(encoding="utf-8")):
+            (prefixes if token.endswith(("-", "_")) else used).add(token)
+    return used, prefixes
+
+
+def split_license_header(css: str) -> tuple[str, str]:
+    """The leading /*! ... */ or @license comments (kept verbatim) and the rest."""
+    header, rest = "", css
+    while True:
+        m = re.match(r"\s*(/\*.*?\*/)\s*", rest, re.S)
+        if not m or not (m.group(1).startswith("/*!") or "@license" in m.group(1)):
+            return header, rest
+        header += m.group(1) + "\n"
+        rest = rest[m.end() :]
+
+
+def purge_css(css: str, used: set[str], prefixes: set[str]) -> str:
+    header, rest = split_license_header(css)
+    keep = {c for c in all_classes(css) if c in used or c.startswith(tuple(prefixes))}
+    nodes = filter_nodes(parse(strip_comments(rest)), keep)
+    prune_private_properties(nodes)
+    return header + serialize(nodes) + "\n"
+
+
+def custom_property_declarations(css: str) -> list[tuple[str, str, int, int]]:
+    """(name, value, start, end) of each custom-property declaration inside a block.
+
+    text[start:end] is the declaration including its ";" (the "}" of a last declaration without ";"
+    is not included). Comments, strings and nested blocks (@media) are understood.
+    """
+    found: list[tuple[str, str, int, int]] = []
+    i, n, depth, expect = 0, len(css), 0, False
+    while i < n:
+        if css.startswith("/*", i):
+            end = css.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        c = css[i]
+        if expect and depth > 0 and not c.isspace():
+            expect = False
+            m = THEME_DECL_RE.match(css, i)
+            if m:
+                name = m.group(0)[:-1].strip()
+                j, paren, quote = m.end(), 0, ""
+                while j < n:
+                    d = css[j]
+                    if quote:
+                        if d == "\\":
+                            j += 1
+                        elif d == quote:
+                            quote = ""
+                    elif d in "\"'":
+                        quote = d
+                    elif d == "(":
+                        paren += 1
+                    elif d == ")":
+                        paren -= 1
+                    elif paren == 0 and d in ";}":
+                        break
+                    j += 1
+                end = j + 1 if j < n and css[j] == ";" else j
+                found.append((name, css[m.end() : j].strip(), i, end))
+                i = end
+                expect = True
+                continue
+        if c in "\"'":
+            j = i + 1
+            while j < n and css[j] != c:
+                j += 2 if css[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "{":
+            depth += 1
+            expect = True
+        elif c == "}":
+            depth -= 1
+            expect = True
+        elif c == ";":
+            expect = True
+        i += 1
+    return found
+
+
+def purge_theme(theme: str, readers: list[str]) -> tuple[str, list[str]]:
+    """Drop the --utrecht-* declarations nothing reads; returns the new text and the dropped names."""
+    decls = custom_property_declarations(theme)
+    defined: dict[str, list[str]] = {}
+    for name, value, _, _ in decls:
+        defined.setdefault(name, []).append(value)
+    # Roots: everything the readers read, and everything the theme reads outside --utrecht-* tokens.
+    read = {m.group(1) for text in readers for m in VAR_RE.finditer(text)}
+    spans = {(start, end) for _, _, start, end in decls}
+    outside = "".join(
+        theme[start:end] for start, end in _gaps(spans, len(theme))
+    )  # selectors, ordinary declarations
+    read |= {m.group(1) for m in VAR_RE.finditer(outside)}
+    read |= {
+        m.group(1)
+        for name, value, _, _ in decls
+        if not name.startswith("--utrecht-")
+        for m in VAR_RE.finditer(value)
+    }
+    todo = list(read)
+    while todo:
+        for value in defined.get(todo.pop(), []):
+            for m in VAR_RE.finditer(value):
+                if m.group(1) not in read:
+                    read.add(m.group(1))
+                    todo.append(m.group(1))
+    drop = [
+        (start, end) for name, _, start, end in decls if name.startswith("--utrecht-") and name not in read
+    ]
+    dropped = sorted({name for name, _, _, _ in decls if name.startswith("--utrecht-") and name not in read})
+    marked = theme
+    for start, end in sorted(drop, reverse=True):
+        marked = marked[:start] + "\0" + marked[end:]
+    return _tidy(marked), dropped
+
+
+def _gaps(spans: set[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    gaps, pos = [], 0
+    for start, end in sorted(spans):
+        gaps.append((pos, start))
+        pos = end
+    gaps.append((pos, n))
+    return gaps
+
+
+def _tidy(marked: str) -> str:
+    """Remove the \\0 marks of dropped declarations and the lines they leave empty."""
+    lines: list[str] = []
+    for line in marked.split("\n"):
+        if "\0" in line:
+            line = re.sub(r"[ \t]*\0[ \t]*", "", line).rstrip()
+            if not line.strip():
+                continue
+        if not line.strip() and (not lines or not lines[-1].strip() or lines[-1].rstrip().endswith("{")):
+            continue  # no blank line after another, at the top or just after "{"
+        if line.lstrip().startswith("}") and lines and not lines[-1].strip():
+            lines.pop()
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def purge(templates: Path, scan: list[Path], css_path: Path, theme_path: Path) -> None:
+    files = source_files(templates, scan)
+    if not any(p.suffix == ".html" for p in files):
+        raise SystemExit(f"purge: no templates under {templates}; refusing to empty {css_path}")
+    used, prefixes = collect_used_classes(files)
+    css = css_path.read_text(encoding="utf-8")
+    available = set(all_classes(css))
+    purged = purge_css(css, used, prefixes)
+    css_path.write_text(purged, encoding="ascii")
+    kept = all_classes(purged)
+    print(f"purge: {len(used)} Utrecht classes used, {len(prefixes)} prefixes; {len(kept)} classes kept")
+    if prefixes:
+        print(f"    prefixes (names built at run time): {' '.join(sorted(prefixes))}")
+    missing = sorted(used - available)
+    if missing:
+        print(f"    used but without a rule in {css_path} (not in COMPONENTS, or no CSS in Utrecht):")
+        print(f"    {' '.join(missing)}")
+    print(f"    {css_path}: {len(css.encode())} -> {len(purged.encode())} bytes")
+
+    theme = theme_path.read_text(encoding="utf-8")
+    others = [
+        p
+        for p in sorted(theme_path.parent.glob("*.css"))
+        if p.resolve() not in {css_path.resolve(), theme_path.resolve()}
+    ]
+    readers = [purged] + [p.read_text(encoding="utf-8") for p in others + files]
+    new_theme, dropped = purge_theme(theme, readers)
+    theme_path.write_text(new_theme, encoding="utf-8")
+    if dropped:
+        print(f"    dropped from {theme_path} ({len(dropped)}): {' '.join(dropped)}")
+    print(f"    {theme_path}: {len(theme.encode())} -> {len(new_theme.encode())} bytes")
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["purge"]:
+        parser = argparse.ArgumentParser(prog="vendor_frontend_build.py purge")
+        parser.add_argument("--templates", type=Path, default=Path("templates"))
+        parser.add_argument(
+            "--scan", type=Path, action="append", help="folder of .py/.js to scan (default: app)"
+        )
+        parser.add_argument("--css", type=Path, default=Path("app/static/css/utrecht.css"))
+        parser.add_argument("--theme", type=Path, default=Path("app/static/css/theme.css"))
+        args = parser.parse_args(argv[1:])
+        purge(args.templates, args.scan or [Path("app")], args.css, args.theme)
+        return 0
     if len(argv) == 3 and argv[0] == "build":
         build(Path(argv[1]), Path(argv[2]))
         return 0
