@@ -744,6 +744,10 @@ def purge(templates: Path, scan: list[Path], css_path: Path, theme_path: Path) -
     if missing:
         print(f"    used but without a rule in {css_path} (not in COMPONENTS, or no CSS in Utrecht):")
         print(f"    {' '.join(missing)}")
+    orphaned = sorted((used & available) - set(kept))
+    if orphaned:
+        print("    used, but every rule for them needs a class not in use (left without a rule):")
+        print(f"    {' '.join(orphaned)}")
     print(f"    {css_path}: {len(css.encode())} -> {len(purged.encode())} bytes")
 
     theme = theme_path.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "base_url": "http://testserver",
         "db_pool_size": 30,
+        "media_dir": Path(tempfile.gettempdir()) / "buurtkas-test-media",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

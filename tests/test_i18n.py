@@ -48,6 +48,10 @@ def _names(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
+def _has_stray_percent(text: str) -> bool:
+    return "%" in PLACEHOLDER.sub("", text).replace("%%", "")
+
+
 def _pairs(message: Message) -> list[tuple[str, str]]:
     """(source, translation) pairs: msgid/msgstr, or for a plural msgid/msgstr[0] and msgid_plural/msgstr[1]."""
     if isinstance(message.id, tuple | list):
@@ -106,9 +110,7 @@ def test_placeholders_are_kept_in_translations() -> None:
                     f"{source!r}: {sorted(_names(source))} but {translation!r}: {sorted(_names(translation))}"
                 )
             # Jinja's new-style gettext formats every text with `%`: a lone percent sign would break it.
-            if "%" in PLACEHOLDER.sub("", translation).replace("%%", "") and "%" not in PLACEHOLDER.sub(
-                "", source
-            ).replace("%%", ""):
+            if _has_stray_percent(translation) and not _has_stray_percent(source):
                 problems.append(f"stray % in {translation!r}")
     assert not problems, "placeholders differ between Dutch and English:\n" + "\n".join(problems)
 
