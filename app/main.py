@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.middleware.gzip import GZipMiddleware
 
 from app.areas.api import router as areas_router
 from app.areas.pages import router as area_pages
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1_000, compresslevel=6)
     app.add_middleware(SecurityHeaders)
     app.include_router(areas_router)
     app.include_router(initiatives_router)

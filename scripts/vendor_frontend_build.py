@@ -727,7 +727,7 @@ def _tidy(marked: str) -> str:
     return "\n".join(lines)
 
 
-def purge(templates: Path, scan: list[Path], css_path: Path, theme_path: Path) -> None:
+def purge(templates: Path, scan: list[Path], css_path: Path, theme_path: Path | None) -> None:
     files = source_files(templates, scan)
     if not any(p.suffix == ".html" for p in files):
         raise SystemExit(f"purge: no templates under {templates}; refusing to empty {css_path}")
@@ -749,6 +749,8 @@ def purge(templates: Path, scan: list[Path], css_path: Path, theme_path: Path) -
         print("    used, but every rule for them needs a class not in use (left without a rule):")
         print(f"    {' '.join(orphaned)}")
     print(f"    {css_path}: {len(css.encode())} -> {len(purged.encode())} bytes")
+    if theme_path is None:
+        return
 
     theme = theme_path.read_text(encoding="utf-8")
     others = [
@@ -772,7 +774,9 @@ def main(argv: list[str]) -> int:
             "--scan", type=Path, action="append", help="folder of .py/.js to scan (default: app)"
         )
         parser.add_argument("--css", type=Path, default=Path("app/static/css/utrecht.css"))
-        parser.add_argument("--theme", type=Path, default=Path("app/static/css/theme.css"))
+        parser.add_argument(
+            "--theme", type=Path, default=None, help="also drop unread --utrecht-* tokens from this file"
+        )
         args = parser.parse_args(argv[1:])
         purge(args.templates, args.scan or [Path("app")], args.css, args.theme)
         return 0

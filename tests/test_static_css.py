@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CSS_DIR = ROOT / "app" / "static" / "css"
 UTRECHT_CSS = CSS_DIR / "utrecht.css"
 
-# Every public page loads these; with the HTML a page must stay under 100 KB.
-ASSET_BUDGET_BYTES = 45_000
+# Every public page loads these; with its HTML a page must stay under 100 KB (uncompressed; the browser
+# tests weigh every public page). This leaves at least 18 KB for the HTML itself.
+ASSET_BUDGET_BYTES = 82_000
 
 # Utrecht class names a template may use although the purged utrecht.css has no rule for them
 # (`purge` lists them): no @utrecht 9.x stylesheet styles them, or only together with a class the
