@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.errors import NotFound
-from app.i18n import money
+from app.i18n import money, use_locale
 from app.reports import repository
 from app.reports.charts import bar_chart
 from app.reports.service import period_results
 from app.templating import render
+from app.web.session import locale_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,9 +41,7 @@ def _results(request: Request, period_id: int | None) -> Response:
         found = period_results(session, period) if period else None
     context: dict[str, object] = {"periods": periods, "results": found}
     if found is not None:
-        from app.web.session import locale_of
-
-        with _locale(locale_of(request)):
+        with use_locale(locale_of(request)):  # the charts' value labels are money in the page's language
             context["share_chart"] = bar_chart(
                 [(w.name, w.share_percent, f"{w.share_percent}%") for w in found.wijken], maximum=100
             )
@@ -50,9 +49,3 @@ def _results(request: Request, period_id: int | None) -> Response:
                 [(w.name, w.given_cents, money(w.given_cents)) for w in found.wijken]
             )
     return render(request, "reports/results.html", context)
-
-
-def _locale(locale: str):  # type: ignore[no-untyped-def]
-    from app.i18n import use_locale
-
-    return use_locale(locale)

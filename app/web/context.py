@@ -19,6 +19,7 @@ def page_context(request: Request) -> dict[str, Any]:
     return {
         "request": request,
         "municipality": settings.municipality_name,
+        "voucher_value_cents": settings.default_voucher_value_cents,
         "csrf_token": csrf_token(request),
         "current_path": path,
         "language_links": {locale: f"/lang/{locale}?next={quote(here, safe='')}" for locale in LOCALES},
