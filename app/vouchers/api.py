@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request
 from app.kit.clock import end_of_day, today
 from app.kit.http import client_address, problem
 from app.vouchers import service
-from app.vouchers.errors import UnknownVoucher
 from app.vouchers.schemas import VoucherCheckIn, VoucherCheckOut
 
 router = APIRouter(prefix="/api/v1", tags=["vouchers"])
@@ -24,15 +23,10 @@ router = APIRouter(prefix="/api/v1", tags=["vouchers"])
     },
 )
 def check_voucher(body: VoucherCheckIn, request: Request) -> VoucherCheckOut:
-    limiter = request.app.state.code_limiter
-    client = client_address(request)
     with request.app.state.db.read() as session:
-        limiter.check(client, session)
-        try:
-            voucher = service.lookup(session, body.code)
-        except UnknownVoucher:
-            limiter.record_failure(client)
-            raise
+        voucher = service.lookup_counting_failures(
+            session, body.code, limiter=request.app.state.code_limiter, client=client_address(request)
+        )
     status = service.effective_status(voucher, today())
     return VoucherCheckOut(
         balance_cents=voucher.balance_cents if status == "active" else 0,

@@ -20,7 +20,6 @@ from app.models import InitiativeStatus
 from app.pledges.service import within_scope
 from app.templating import render
 from app.vouchers import repository, service
-from app.vouchers.errors import UnknownVoucher
 from app.vouchers.repository import VoucherView
 from app.web.forms import error_message, field, read_form, safe_next
 from app.web.session import (
@@ -49,15 +48,10 @@ class CardGroup:
 
 def accept_code(request: Request, code: str) -> int:
     """The id of the voucher with `code`, counting a wrong code against this client's attempts."""
-    limiter = request.app.state.code_limiter
-    client = client_address(request)
     with request.app.state.db.read() as session:
-        limiter.check(client, session)
-        try:
-            return service.lookup(session, code).id
-        except UnknownVoucher:
-            limiter.record_failure(client)
-            raise
+        return service.lookup_counting_failures(
+            session, code, limiter=request.app.state.code_limiter, client=client_address(request)
+        ).id
 
 
 @router.get("/v/{code}")

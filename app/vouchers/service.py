@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import record
 from app.db import rowcount
 from app.kit import codes
+from app.kit.ratelimit import FailureLimiter
 from app.ledger import service as ledger
 from app.models import (
     AccountKind,
@@ -62,6 +63,18 @@ def lookup(session: Session, code_text: str) -> VoucherView:
     if voucher is None:
         raise UnknownVoucher()
     return voucher
+
+
+def lookup_counting_failures(
+    session: Session, code_text: str, *, limiter: FailureLimiter, client: str
+) -> VoucherView:
+    """`lookup`, refused while `client` (or everyone) has tried too many wrong codes; a wrong code counts."""
+    limiter.check(client, session)
+    try:
+        return lookup(session, code_text)
+    except UnknownVoucher:
+        limiter.record_failure(client)
+        raise
 
 
 def effective_status(voucher: VoucherView, today: date) -> str:
