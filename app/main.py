@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.accounts.pages import router as account_pages
 from app.areas.api import router as areas_router
 from app.areas.pages import router as area_pages
 from app.config import Settings, get_settings
@@ -84,7 +85,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(initiatives_router)
     app.include_router(vouchers_router)
     app.include_router(pledges_router)
-    for pages in (site_pages, voucher_pages, initiative_pages, pledge_pages, area_pages, report_pages):
+    for pages in (
+        site_pages,
+        voucher_pages,
+        initiative_pages,
+        pledge_pages,
+        area_pages,
+        report_pages,
+        account_pages,
+    ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")
     app.mount(

@@ -1,5 +1,6 @@
 """All models, re-exported so Alembic sees the whole metadata."""
 
+from app.models.accounts import Account, AccountSession, AccountToken, TokenPurpose
 from app.models.areas import Area, AreaKind
 from app.models.base import Base
 from app.models.households import Household
@@ -9,15 +10,20 @@ from app.models.initiatives import (
     InitiativePhoto,
     InitiativeStatus,
     InitiativeTransition,
+    Organiser,
 )
 from app.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from app.models.news import NewsItem, NewsKind
 from app.models.ops import AuditEvent, IdempotencyKey, RateCounter
+from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.pledges import Pledge
 from app.models.vouchers import PeriodStatus, Voucher, VoucherPeriod, VoucherStatus
 
 __all__ = [
+    "Account",
     "AccountKind",
+    "AccountSession",
+    "AccountToken",
     "Area",
     "AreaKind",
     "AuditEvent",
@@ -33,9 +39,13 @@ __all__ = [
     "LedgerTransfer",
     "NewsItem",
     "NewsKind",
+    "Organiser",
+    "OutboxMessage",
+    "OutboxStatus",
     "PeriodStatus",
     "Pledge",
     "RateCounter",
+    "TokenPurpose",
     "TransferKind",
     "Voucher",
     "VoucherPeriod",

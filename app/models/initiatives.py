@@ -54,6 +54,10 @@ class Initiative(Base):
     deadline: Mapped[date | None] = mapped_column(Date)
     """Last day on which it can collect; unfunded after it, it expires."""
     initiator_name: Mapped[str] = mapped_column(String(120), default="")
+    owner_account_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("accounts.id"), index=True)
+    """The initiator's account (none for initiatives staff created on a resident's behalf)."""
+    payout_iban: Mapped[str | None] = mapped_column(String(34))
+    payout_account_holder: Mapped[str | None] = mapped_column(String(70))
     created_at: Mapped[datetime] = created_column()
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     funded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -107,3 +111,14 @@ class InitiativePhoto(Base):
     height: Mapped[int] = mapped_column(Integer)
     alt_text: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = created_column()
+
+
+class Organiser(Base):
+    """A co-organiser of an initiative (the municipality sets how many are needed)."""
+
+    __tablename__ = "initiative_organisers"
+
+    id: Mapped[int] = id_column()
+    initiative_id: Mapped[int] = mapped_column(IdType, ForeignKey("initiatives.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))

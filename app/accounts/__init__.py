@@ -1,0 +1,1 @@
+"""Initiator accounts: sign up, e-mail verification, password or magic-link sign-in, sessions."""

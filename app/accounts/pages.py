@@ -1,0 +1,7 @@
+"""Sign up, sign in, verify, reset and sign out (HTML)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
