@@ -5,11 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class Environment(StrEnum):
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     initiative_min_target_cents: int = Field(default=5_000, gt=0)
     initiative_max_target_cents: int = Field(default=250_000, gt=0)
     min_pledge_cents: int = Field(default=100, gt=0)
+    initiative_min_organisers: int = Field(default=1, ge=0, le=5)
+    """Co-organisers (besides the initiator) an initiative needs before it can be submitted."""
 
     # Failed voucher-code attempts (unknown codes) allowed per window, per client and in total.
     code_failures_per_client: int = Field(default=20, gt=0)
@@ -59,6 +63,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
     smtp_url: str = ""
+    """`smtp://user:pass@host:port`, `smtp+starttls://…` or `smtps://…`; empty: mail stays in the outbox."""
+    mail_from: str = "Buurtkas <noreply@buurtkas.localhost>"
     embed_allowed_origins: list[str] = Field(default_factory=list)
 
     @field_validator("embed_allowed_origins", mode="before")
@@ -66,6 +72,19 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_form(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+                raise ValueError(
+                    "SMTP_URL must look like smtp://user:pass@host:port, smtp+starttls://… or smtps://…"
+                )
+            parts.port  # noqa: B018  # raises ValueError on a port that is not a number 0-65535
         return value
 
     @model_validator(mode="after")

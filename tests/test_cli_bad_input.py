@@ -194,7 +194,7 @@ FROZEN = ("--name", "Voorjaar 2027", "--starts", day(-1))
 NEW = ("--name", "Najaar 2027", "--starts", day(0))
 VALID = ("--title", "Bankjes", "--area", "BU01411000", "--target-cents", "5000")
 CREATE = ("initiatives", "create")
-TARGET_RANGE = "Het streefbedrag moet tussen 5000 en 250000 cent liggen."
+TARGET_RANGE = "Het streefbedrag moet tussen € 50,00 en € 2.500,00 liggen."
 
 # (id, argv, what stderr must say, exit code, LANG)
 BAD_COMMANDS: list[tuple[str, tuple[str, ...], list[str], int, str]] = [

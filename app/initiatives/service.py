@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
@@ -13,6 +13,7 @@ from app.audit.service import record
 from app.config import Settings
 from app.initiatives import repository, states
 from app.initiatives.errors import InitiativeInvalid, InitiativeNotFound, TransitionNotAllowed
+from app.kit.money import format_cents
 from app.ledger import service as ledger
 from app.models import (
     AccountKind,
@@ -47,10 +48,18 @@ class NewInitiative:
     """(description, amount in cents); when given they must add up to the target."""
 
 
-def create_initiative(
-    session: Session, data: NewInitiative, *, settings: Settings, actor: str, today: date
-) -> int:
-    """Create a draft initiative with its ledger account; returns its id."""
+@dataclass(frozen=True)
+class CheckedInitiative:
+    """An initiative's fields after every rule passed: what create and update write."""
+
+    values: dict[str, object]
+    budget_lines: list[tuple[str, int]]
+
+
+def check_initiative(
+    session: Session, data: NewInitiative, *, settings: Settings, today: date
+) -> CheckedInitiative:
+    """The rules for an initiative's content (title, area, target bounds, deadline window, budget)."""
     title = data.title.strip()
     if not 3 <= len(title) <= 120:
         raise InitiativeInvalid(
@@ -64,8 +73,8 @@ def create_initiative(
     low, high = settings.initiative_min_target_cents, settings.initiative_max_target_cents
     if not low <= data.target_cents <= high:
         raise InitiativeInvalid(
-            f"Het streefbedrag moet tussen {low} en {high} cent liggen.",
-            f"The target must be between {low} and {high} cents.",
+            f"Het streefbedrag moet tussen {format_cents(low)} en {format_cents(high)} liggen.",
+            f"The target must be between {format_cents(low, 'en')} and {format_cents(high, 'en')}.",
         )
     deadline = data.deadline or today + timedelta(days=DEFAULT_DEADLINE_DAYS)
     if not today <= deadline <= today + timedelta(days=MAX_DEADLINE_DAYS):
@@ -84,24 +93,21 @@ def create_initiative(
             "Each budget line needs a description and a positive amount, and together they must equal "
             "the target.",
         )
-    initiative_id = session.execute(
-        insert(Initiative)
-        .values(
-            title=title,
-            summary=data.summary.strip()[:300],
-            description=data.description,
-            category=data.category.strip()[:40],
-            area_id=area.id,
-            target_cents=data.target_cents,
-            pledged_cents=0,
-            donated_cents=0,
-            status=InitiativeStatus.draft,
-            deadline=deadline,
-            initiator_name=data.initiator_name.strip()[:120],
-            created_at=utcnow(),
-        )
-        .returning(Initiative.id)
-    ).scalar_one()
+    values: dict[str, object] = {
+        "title": title,
+        "summary": data.summary.strip()[:300],
+        "description": data.description[:20_000],
+        "category": data.category.strip()[:40],
+        "area_id": area.id,
+        "target_cents": data.target_cents,
+        "deadline": deadline,
+        "initiator_name": data.initiator_name.strip()[:120],
+    }
+    return CheckedInitiative(values=values, budget_lines=lines)
+
+
+def replace_budget_lines(session: Session, initiative_id: int, lines: list[tuple[str, int]]) -> None:
+    session.execute(delete(BudgetLine).where(BudgetLine.initiative_id == initiative_id))
     if lines:
         session.execute(
             insert(BudgetLine),
@@ -110,6 +116,32 @@ def create_initiative(
                 for i, (text, amount) in enumerate(lines)
             ],
         )
+
+
+def create_initiative(
+    session: Session,
+    data: NewInitiative,
+    *,
+    settings: Settings,
+    actor: str,
+    today: date,
+    owner_account_id: int | None = None,
+) -> int:
+    """Create a draft initiative with its ledger account; returns its id."""
+    checked = check_initiative(session, data, settings=settings, today=today)
+    initiative_id = session.execute(
+        insert(Initiative)
+        .values(
+            **checked.values,
+            pledged_cents=0,
+            donated_cents=0,
+            status=InitiativeStatus.draft,
+            owner_account_id=owner_account_id,
+            created_at=utcnow(),
+        )
+        .returning(Initiative.id)
+    ).scalar_one()
+    replace_budget_lines(session, initiative_id, checked.budget_lines)
     ledger.open_account(session, AccountKind.initiative, initiative_id=initiative_id)
     _record_transition(session, initiative_id, None, InitiativeStatus.draft, actor=actor, reason="")
     return initiative_id
