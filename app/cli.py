@@ -35,6 +35,7 @@ periods_cli = typer.Typer(help="Voucher periods.", no_args_is_help=True)
 vouchers_cli = typer.Typer(help="Single vouchers.", no_args_is_help=True)
 initiatives_cli = typer.Typer(help="Initiatives.", no_args_is_help=True)
 ledger_cli = typer.Typer(help="The ledger.", no_args_is_help=True)
+mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
 for name, sub in (
     ("db", db_cli),
     ("areas", areas_cli),
@@ -43,6 +44,7 @@ for name, sub in (
     ("vouchers", vouchers_cli),
     ("initiatives", initiatives_cli),
     ("ledger", ledger_cli),
+    ("mail", mail_cli),
 ):
     cli.add_typer(sub, name=name)
 
@@ -298,6 +300,31 @@ def tick(today: TodayOpt = None) -> None:
     typer.echo(report.summary())
 
 
+@mail_cli.command("send")
+def mail_send(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many messages")] = 50,
+) -> None:
+    """Send the messages that are due now (what fails is retried later, by the tick or this command)."""
+    from app.mail.sender import send_due
+
+    conf = settings()
+    with database() as db:
+        report = send_due(db, conf, limit=limit)
+    typer.echo(report.summary())
+
+
+@mail_cli.command("status")
+def mail_status() -> None:
+    """Count the outbox's messages per status (pending: how many of them are due now)."""
+    from app.mail.outbox import status_counts
+
+    with database() as db, db.read() as session:
+        counts = status_counts(session)
+    typer.echo(
+        f"outbox: {counts.pending} pending ({counts.due} due now), {counts.sent} sent, {counts.failed} failed"
+    )
+
+
 @cli.command("demo")
 def demo(
     households: Annotated[int, typer.Option("--households", min=10, max=50_000)] = 3_000,
@@ -335,6 +362,10 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> Any:
+    import structlog
+
+    # Logs go to stderr, so stdout stays the command's own answer.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     try:
         return cli(args=argv, standalone_mode=False)
     except CliFailure as exc:

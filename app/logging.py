@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
 from app.config import Environment, Settings
+
+
+class _CurrentStdout:
+    """Writes to whatever `sys.stdout` is at the time of writing, not when a logger was first used.
+
+    Loggers are cached on first use; a file captured then may be closed later (tests swap stdout per test),
+    and a log line from a background mail send must never fail because of that."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def configure_logging(settings: Settings) -> None:
@@ -23,5 +37,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )

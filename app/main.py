@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
 from app.initiatives.api import router as initiatives_router
+from app.initiatives.initiator_pages import router as initiator_pages
 from app.initiatives.pages import router as initiative_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         area_pages,
         report_pages,
         account_pages,
+        initiator_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

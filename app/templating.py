@@ -36,6 +36,7 @@ def environment() -> Environment:
     env.filters["date_time"] = i18n.date_time
     env.globals["static"] = static_url
     env.globals["category_label"] = categories.label
+    env.globals["status_label"] = lambda status: i18n.gettext(categories.status_label(status))
     env.globals["markdown"] = lambda text: Markup(render_markdown(text))
     return env
 

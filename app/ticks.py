@@ -1,4 +1,4 @@
-"""`buurtkas tick`: the scheduled work, safe to run from several machines at once."""
+"""`buurtkas tick`: the scheduled work, safe to run from several machines at once (mail included)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.accounts.service import purge_expired as purge_expired_sign_ins
 from app.db import Database
 from app.initiatives.service import expire_past_deadline
 from app.kit.ratelimit import purge_old_windows
+from app.mail.sender import SendReport, send_due
 from app.vouchers.service import expire_ended_periods
 
 _TICK_LOCK = 0x42554B54  # "BUKT": one advisory lock id for the whole tick
@@ -22,6 +24,9 @@ class TickReport:
     initiatives_expired: list[int] = field(default_factory=list)
     periods_closed: list[tuple[str, int, int]] = field(default_factory=list)
     counters_purged: int = 0
+    sessions_purged: int = 0
+    tokens_purged: int = 0
+    mail: SendReport = field(default_factory=SendReport)
 
     def summary(self) -> str:
         if not self.ran:
@@ -32,6 +37,8 @@ class TickReport:
             for name, count, cents in self.periods_closed
         ]
         parts.append(f"{self.counters_purged} old rate counters purged")
+        parts.append(f"{self.sessions_purged} expired sessions and {self.tokens_purged} used links removed")
+        parts.append(self.mail.summary())
         return "tick: " + "; ".join(parts)
 
 
@@ -50,9 +57,12 @@ def run_tick(db: Database, *, today: date, actor: str) -> TickReport:
             return report
         report.initiatives_expired = expire_past_deadline(session, today=today, actor=actor)
         report.periods_closed = expire_ended_periods(session, today=today, actor=actor)
+        report.sessions_purged, report.tokens_purged = purge_expired_sign_ins(session)
         return report
 
     report = db.run_write(work)
     if report.ran:
         report.counters_purged = purge_old_windows(db)
+        # Last, after the work above committed: whatever it wrote to the outbox goes out in this tick.
+        report.mail = send_due(db, db.settings)
     return report

@@ -14,6 +14,7 @@ from app.main import create_app
 from tests.databases import PostgresFactory, SqliteFactory, test_settings
 from tests.dbstate import empty_postgres_database
 from tests.factories import World, build_world
+from tests.mailserver import smtp_server  # noqa: F401  # the fixture, for every test module
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -131,7 +131,11 @@ def test_every_command_end_to_end(empty_database_url: str, tmp_path: Path) -> No
         assert ok(extended).stdout.strip() == (
             "period 'Voorjaar 2027' extended: 2 vouchers issued, codes in out/later.csv"
         )
-        assert ok(ticked).stdout.strip() == "tick: 0 initiative(s) expired; 0 old rate counters purged"
+        assert ok(ticked).stdout.strip() == (
+            "tick: 0 initiative(s) expired; 0 old rate counters purged; "
+            "0 expired sessions and 0 used links removed; "
+            "mail: off (SMTP_URL is empty), messages stay in the outbox"
+        )
         _header, later = read_codes(work / "out" / "later.csv")
         assert sorted((r["postcode"], int(r["huisnummer"])) for r in later) == sorted(
             (a[1], a[2]) for a in addresses(31)[29:]

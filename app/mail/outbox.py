@@ -3,9 +3,11 @@ server never blocks or breaks the request that caused the message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -55,3 +57,30 @@ def _subject(kind: str, locale: str, context: dict[str, Any]) -> str:
             return gettext("Bericht van Buurtkas")
         ctx = template.new_context({"locale": locale, **context})
         return "".join(block(ctx)).strip()
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    pending: int
+    due: int
+    """Pending messages whose next attempt has come."""
+    sent: int
+    failed: int
+
+
+def status_counts(session: Session, *, now: datetime | None = None) -> StatusCounts:
+    """How many messages the outbox holds per status."""
+    due = case((OutboxMessage.next_attempt_at <= (now or utcnow()), 1), else_=0)
+    rows = session.execute(
+        select(OutboxMessage.status, func.count(), func.coalesce(func.sum(due), 0)).group_by(
+            OutboxMessage.status
+        )
+    ).all()
+    counts = {status: (int(count), int(due_count)) for status, count, due_count in rows}
+    pending, due_now = counts.get(OutboxStatus.pending, (0, 0))
+    return StatusCounts(
+        pending=pending,
+        due=due_now,
+        sent=counts.get(OutboxStatus.sent, (0, 0))[0],
+        failed=counts.get(OutboxStatus.failed, (0, 0))[0],
+    )

@@ -1,4 +1,4 @@
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 
 
 class VoucherChanged(Conflict):
@@ -25,3 +25,28 @@ class PledgeTooSmall(InvalidInput):
     slug = "pledge-too-small"
     title = "Bedrag te laag"
     title_en = "Amount too low"
+
+
+class EmailAddressInvalid(InvalidInput):
+    slug = "email-address-invalid"
+    title = "E-mailadres onjuist"
+    title_en = "E-mail address incorrect"
+
+    message = "Dit is geen bruikbaar e-mailadres. Vul een adres in zoals naam@voorbeeld.nl."
+    message_en = "This is not a usable e-mail address. Enter an address such as name@example.com."
+
+
+class TooManyReceiptMails(TooManyAttempts):
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            retry_after,
+            f"Dit bewijs is het afgelopen uur al vaak gemaild. Probeer het over {minutes} minuten opnieuw.",
+            f"This receipt has been mailed often in the past hour. Try again in {minutes} minutes.",
+        )
+
+
+class ReceiptNotFound(NotFound):
+    slug = "receipt-not-found"
+    message = "Dit bewijs bestaat niet. Kijk of de link helemaal goed is."
+    message_en = "This receipt does not exist. Check that the link is complete."

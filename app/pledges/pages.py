@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.errors import AppError, InvalidInput, NotFound
+from app.errors import AppError, InvalidInput, TooManyAttempts
 from app.initiatives import repository as initiatives
 from app.initiatives.errors import InitiativeNotFound
 from app.initiatives.repository import InitiativeCard
@@ -22,14 +22,24 @@ from app.initiatives.states import PUBLIC
 from app.kit.clock import today
 from app.kit.idempotency import request_fingerprint, run_idempotent
 from app.kit.money import parse_euros
+from app.kit.ratelimit import FailureLimiter
+from app.mail.dispatch import schedule_send
 from app.pledges import repository, service
-from app.pledges.errors import VoucherChanged
+from app.pledges.errors import ReceiptNotFound, TooManyReceiptMails, VoucherChanged
 from app.templating import render
 from app.vouchers import repository as vouchers
 from app.vouchers.errors import UnknownVoucher
 from app.vouchers.repository import VoucherView
 from app.web.forms import error_message, field, read_form
-from app.web.session import held_voucher_id, receipt_pledge_id, sign_receipt
+from app.web.session import (
+    clear_flash,
+    held_voucher_id,
+    locale_of,
+    read_flash,
+    receipt_pledge_id,
+    set_flash,
+    sign_receipt,
+)
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store"}
@@ -44,12 +54,6 @@ class AmountUnreadable(InvalidInput):
 class VoucherNotHeld(UnknownVoucher):
     message = "Vul eerst uw vouchercode in."
     message_en = "Enter your voucher code first."
-
-
-class ReceiptNotFound(NotFound):
-    slug = "receipt-not-found"
-    message = "Dit bewijs bestaat niet. Kijk of de link helemaal goed is."
-    message_en = "This receipt does not exist. Check that the link is complete."
 
 
 def _initiative(session: Session, initiative_id: int) -> InitiativeCard:
@@ -109,8 +113,6 @@ def _give_page(
 
 
 def _euros_text(cents: int, request: Request) -> str:
-    from app.web.session import locale_of
-
     separator = "." if locale_of(request) == "en" else ","
     return f"{cents // 100}{separator}{cents % 100:02d}"
 
@@ -220,6 +222,15 @@ def _amount_back(amount_text: str, request: Request) -> str:
 
 @router.get("/receipts/{token}", response_class=HTMLResponse)
 def receipt(token: str, request: Request) -> Response:
+    mailed = bool(read_flash(request).get("receipt_mailed"))
+    response = _receipt_page(request, token, mailed=mailed)
+    clear_flash(request, response)
+    return response
+
+
+def _receipt_page(
+    request: Request, token: str, *, email: str = "", error: AppError | None = None, mailed: bool = False
+) -> Response:
     pledge_id = receipt_pledge_id(request, token)
     with request.app.state.db.read() as session:
         pledge = repository.get(session, pledge_id) if pledge_id is not None else None
@@ -232,6 +243,58 @@ def receipt(token: str, request: Request) -> Response:
             "pledge": pledge,
             "initiative": card,
             "voucher": voucher,
-            "receipt_url": f"{request.app.state.settings.base_url}/receipts/{token}",
+            "token": token,
+            "receipt_url": _receipt_url(request, token),
+            "email": email,
+            "mail_error": error_message(request, error) if error is not None else None,
+            "mailed": mailed,
         }
-    return render(request, "pledges/receipt.html", context, headers={"Cache-Control": "private, no-cache"})
+    headers = {"Cache-Control": "private, no-cache", **(error.headers if error is not None else {})}
+    status = error.status if error is not None else 200
+    return render(request, "pledges/receipt.html", context, status_code=status, headers=headers)
+
+
+def _receipt_url(request: Request, token: str) -> str:
+    return f"{request.app.state.settings.base_url}/receipts/{token}"
+
+
+@router.post("/receipts/{token}/mail", response_class=HTMLResponse)
+async def mail_receipt(token: str, request: Request) -> Response:
+    """Send the receipt to an address the household gives (optional, never asked for elsewhere)."""
+    form = await read_form(request)
+    email = field(form, "email", 320)
+    return await run_in_threadpool(_mail_receipt, request, token, email)
+
+
+def _mail_receipt(request: Request, token: str, email: str) -> Response:
+    state = request.app.state
+    pledge_id = receipt_pledge_id(request, token)
+    if pledge_id is None:
+        raise ReceiptNotFound()
+    limiter = FailureLimiter(state.db, service.RECEIPT_MAIL_LIMIT)
+    client = f"receipt:{pledge_id}"
+    try:
+        address = service.receipt_mail_address(email)
+        try:
+            limiter.check(client)
+        except TooManyAttempts as exc:
+            raise TooManyReceiptMails(int(exc.headers["Retry-After"])) from None
+        state.db.run_write(
+            lambda session: service.queue_receipt_mail(
+                session,
+                state.settings,
+                pledge_id=pledge_id,
+                to=address,
+                locale=locale_of(request),
+                receipt_url=_receipt_url(request, token),
+            )
+        )
+    except ReceiptNotFound:
+        raise
+    except AppError as error:
+        return _receipt_page(request, token, email=email, error=error)
+    limiter.record_failure(client)  # every mail counts towards the limit, not only failures
+    response = RedirectResponse(f"/receipts/{token}", status_code=303, headers=NO_STORE)
+    set_flash(request, response, receipt_mailed=True)
+    response.background = schedule_send(request)
+    return response

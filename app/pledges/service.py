@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
@@ -16,15 +17,26 @@ from app.initiatives import repository as initiatives
 from app.initiatives import service as initiative_service
 from app.initiatives.errors import InitiativeAlreadyFunded, InitiativeNotFound, InitiativeNotOpen
 from app.initiatives.states import PUBLIC
+from app.kit.ratelimit import FailureLimit
 from app.ledger import service as ledger
+from app.mail.outbox import enqueue
 from app.models import InitiativeStatus, Pledge, TransferKind
 from app.models.base import UTCDateTime, utcnow
-from app.pledges.errors import OutsideVoucherArea, PledgeTooSmall, VoucherChanged
+from app.pledges import repository
+from app.pledges.errors import (
+    EmailAddressInvalid,
+    OutsideVoucherArea,
+    PledgeTooSmall,
+    ReceiptNotFound,
+    VoucherChanged,
+)
 from app.vouchers import service as vouchers
 from app.vouchers.errors import VoucherInsufficient
 from app.vouchers.repository import VoucherView
 
 MAX_ROOM_ATTEMPTS = 50
+RECEIPT_MAIL_LIMIT = FailureLimit(scope="receipt-mail", per_client=5, total=2_000, window_seconds=3_600)
+"""Mails per receipt (the limiter's "client") and for all receipts together, per hour; every send counts."""
 _PLEDGES: Table = Pledge.__table__  # type: ignore[assignment]
 _INSERT_PLEDGE = (
     insert(_PLEDGES)
@@ -222,3 +234,33 @@ def within_scope(scope: VoucherScope, home: Sequence[int], target: Sequence[int]
     if scope == VoucherScope.gemeente or target[0] in home:
         return True
     return scope == VoucherScope.wijk and len(home) >= 2 and home[1] in target
+
+
+def receipt_mail_address(text: str) -> str:
+    """The household's own address for its receipt, normalised; syntax only, no DNS lookup."""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise EmailAddressInvalid() from None
+
+
+def queue_receipt_mail(
+    session: Session, settings: Settings, *, pledge_id: int, to: str, locale: str, receipt_url: str
+) -> int:
+    """Write the receipt of a pledge to the outbox for `to`; the address is blanked once it is sent."""
+    pledge = repository.get(session, pledge_id)
+    if pledge is None:
+        raise ReceiptNotFound()
+    card = initiatives.card(session, pledge.initiative_id, statuses=list(InitiativeStatus))
+    return enqueue(
+        session,
+        settings,
+        kind="receipt",
+        to=to,
+        locale=locale,
+        context={
+            "title": card.title if card is not None else "",
+            "amount_cents": pledge.amount_cents,
+            "receipt_url": receipt_url,
+        },
+    )

@@ -6,7 +6,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from app.errors import AppError, InvalidInput
-from app.web.csrf import FIELD, verify_csrf
+from app.web.csrf import FIELD, CsrfFailed, verify_csrf
 from app.web.session import locale_of
 
 MAX_FORM_BYTES = 16_384
@@ -21,14 +21,39 @@ class FormTooLarge(InvalidInput):
     message_en = "This form contains too much text."
 
 
-async def read_form(request: Request) -> FormData:
-    """The posted form after the CSRF check; refuses bodies larger than a page form ever needs."""
+async def read_form(request: Request, *, max_bytes: int = MAX_FORM_BYTES, max_fields: int = 20) -> FormData:
+    """The posted form after the CSRF check; refuses bodies larger than the form ever needs."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+    if length.isdigit() and int(length) > max_bytes:
         raise FormTooLarge()
-    form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_FORM_BYTES)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=max_bytes)
     verify_csrf(request, _text(form, FIELD))
     return form
+
+
+async def read_upload_form(request: Request, *, max_file_bytes: int) -> FormData:
+    """A posted form with one file (multipart), after the CSRF check; bodies past the limit are refused."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_file_bytes + MAX_FORM_BYTES:
+        raise FormTooLarge(
+            f"Dit bestand is te groot. Een bestand mag hoogstens {max_file_bytes // (1024 * 1024)} MB zijn.",
+            f"This file is too large. A file may be at most {max_file_bytes // (1024 * 1024)} MB.",
+        )
+    form = await request.form(max_files=1, max_fields=10, max_part_size=max_file_bytes + 1)
+    try:
+        verify_csrf(request, _text(form, FIELD))
+    except CsrfFailed:
+        await form.close()
+        raise
+    return form
+
+
+async def uploaded_bytes(form: FormData, name: str, max_bytes: int) -> bytes:
+    """The content of an uploaded file field, read up to `max_bytes` + 1 (so "too large" can be told)."""
+    upload = form.get(name)
+    if upload is None or isinstance(upload, str):
+        return b""
+    return await upload.read(max_bytes + 1)
 
 
 def _text(form: FormData, name: str) -> str:

@@ -213,10 +213,20 @@ def assert_no_sideways_scroll(page: Page) -> None:
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]"
     )
     viewport_width = min(client_width, inner_width)
+    if scroll_width > viewport_width:
+        wide = page.evaluate(
+            """(limit) => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > limit + 1)
+                .slice(-3).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                    (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''))""",
+            viewport_width,
+        )
+    else:
+        wide = []
     assert scroll_width <= viewport_width, (
         f"page scrolls sideways on {page.url}: document.documentElement.scrollWidth={scroll_width} > "
         f"viewport width={viewport_width} (documentElement.clientWidth={client_width}, "
-        f"window.innerWidth={inner_width})"
+        f"window.innerWidth={inner_width}); elements past the edge: {wide}"
     )
 
 
