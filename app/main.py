@@ -19,6 +19,7 @@ from app.areas.pages import router as area_pages
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
+from app.initiatives.aftercare_pages import router as aftercare_pages
 from app.initiatives.api import router as initiatives_router
 from app.initiatives.initiator_pages import router as initiator_pages
 from app.initiatives.pages import router as initiative_pages
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         report_pages,
         account_pages,
         initiator_pages,
+        aftercare_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

@@ -246,12 +246,19 @@ def _save(request: Request, account: Account, form: FormData, initiative_id: int
 
 @router.get("/my/initiatives/{initiative_id}", response_class=HTMLResponse)
 def overview(initiative_id: int, request: Request, account: Account = Depends(require_account)) -> Response:
-    return _overview(request, account, initiative_id)
+    return overview_page(request, account, initiative_id)
 
 
-def _overview(
-    request: Request, account: Account, initiative_id: int, *, error: str | None = None, status: int = 200
+def overview_page(
+    request: Request,
+    account: Account,
+    initiative_id: int,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    paper_results: list[tuple[str, int, str]] | None = None,
 ) -> Response:
+    """The initiator's page of one initiative, with what can be done in its current status."""
     with request.app.state.db.read() as session:
         initiative = editor.owned(session, initiative_id, account.id)
         context = {
@@ -270,6 +277,7 @@ def _overview(
             "max_photos": MAX_PHOTOS,
             "error": error,
             "public_url": f"{request.app.state.settings.base_url}/initiatives/{initiative_id}",
+            "paper_results": paper_results,
         }
     return render(request, "initiator/overview.html", context, status_code=status, headers=NO_STORE)
 
@@ -313,7 +321,7 @@ async def add_photo(
     except AppError as error:
         if error.status == 403:
             raise
-        return _overview(
+        return overview_page(
             request, account, initiative_id, error=error_message(request, error), status=error.status
         )
     try:
@@ -351,7 +359,7 @@ def _act(request: Request, account: Account, initiative_id: int, work: Any) -> R
     except AppError as error:
         if error.status == 404:
             raise
-        return _overview(
+        return overview_page(
             request, account, initiative_id, error=error_message(request, error), status=error.status
         )
     return RedirectResponse(f"/my/initiatives/{initiative_id}", status_code=303)
