@@ -266,7 +266,13 @@ def initiatives_transition(
     with database() as db:
         db.run_write(
             lambda s: transition(
-                s, initiative_id, InitiativeStatus(to), actor=ACTOR, reason=reason, today=day
+                s,
+                initiative_id,
+                InitiativeStatus(to),
+                actor=ACTOR,
+                reason=reason,
+                today=day,
+                settings=db.settings,
             )
         )
     typer.echo(f"initiative {initiative_id} is now {to}")

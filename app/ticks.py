@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import purge_expired as purge_expired_sign_ins
 from app.db import Database
+from app.initiatives.notifications import remind_deadlines
 from app.initiatives.service import expire_past_deadline
 from app.kit.ratelimit import purge_old_windows
 from app.mail.sender import SendReport, send_due
@@ -25,6 +26,7 @@ class TickReport:
     periods_closed: list[tuple[str, int, int]] = field(default_factory=list)
     counters_purged: int = 0
     sessions_purged: int = 0
+    deadline_reminders: int = 0
     tokens_purged: int = 0
     mail: SendReport = field(default_factory=SendReport)
 
@@ -32,6 +34,8 @@ class TickReport:
         if not self.ran:
             return "tick: another tick is running; nothing done"
         parts = [f"{len(self.initiatives_expired)} initiative(s) expired"]
+        if self.deadline_reminders:
+            parts.append(f"{self.deadline_reminders} deadline reminder(s) queued")
         parts += [
             f"period {name!r} closed: {count} vouchers expired, {cents} cents to the pool"
             for name, count, cents in self.periods_closed
@@ -55,7 +59,10 @@ def run_tick(db: Database, *, today: date, actor: str) -> TickReport:
         if not _acquire(session):
             report.ran = False
             return report
-        report.initiatives_expired = expire_past_deadline(session, today=today, actor=actor)
+        report.initiatives_expired = expire_past_deadline(
+            session, today=today, actor=actor, settings=db.settings
+        )
+        report.deadline_reminders = remind_deadlines(session, db.settings, today=today)
         report.periods_closed = expire_ended_periods(session, today=today, actor=actor)
         report.sessions_purged, report.tokens_purged = purge_expired_sign_ins(session)
         return report

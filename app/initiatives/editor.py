@@ -147,7 +147,12 @@ def submit(session: Session, initiative_id: int, *, account_id: int, settings: S
             "Still needed before submitting: " + ", ".join(en for _, en in missing) + ".",
         )
     service.transition(
-        session, initiative_id, InitiativeStatus.submitted, actor=f"account:{account_id}", today=today
+        session,
+        initiative_id,
+        InitiativeStatus.submitted,
+        actor=f"account:{account_id}",
+        today=today,
+        settings=settings,
     )
 
 

@@ -22,6 +22,7 @@ from app.initiatives.service import NewInitiative
 from app.initiatives.uploads import MAX_PHOTOS, MAX_UPLOAD_BYTES
 from app.kit.clock import today
 from app.kit.money import parse_euros
+from app.mail.dispatch import schedule_send
 from app.models import Account, Area, Initiative, InitiativeTransition, Organiser
 from app.templating import render
 from app.web.forms import error_message, field, read_form, read_upload_form, uploaded_bytes
@@ -362,4 +363,6 @@ def _act(request: Request, account: Account, initiative_id: int, work: Any) -> R
         return overview_page(
             request, account, initiative_id, error=error_message(request, error), status=error.status
         )
-    return RedirectResponse(f"/my/initiatives/{initiative_id}", status_code=303)
+    response = RedirectResponse(f"/my/initiatives/{initiative_id}", status_code=303)
+    response.background = schedule_send(request)  # a status change may have queued a mail
+    return response

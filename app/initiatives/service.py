@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.areas import repository as areas
 from app.audit.service import record
 from app.config import Settings
-from app.initiatives import repository, states
+from app.initiatives import notifications, repository, states
 from app.initiatives.errors import InitiativeInvalid, InitiativeNotFound, TransitionNotAllowed
 from app.kit.money import format_cents
 from app.ledger import service as ledger
@@ -155,8 +155,10 @@ def transition(
     actor: str,
     reason: str = "",
     today: date,
+    settings: Settings | None = None,
 ) -> None:
-    """Move an initiative to `target` if its life cycle allows it; unfunded endings return every pledge."""
+    """Move an initiative to `target` if its life cycle allows it; unfunded endings return every pledge.
+    With `settings`, the initiator gets an e-mail about the change (queued in this transaction)."""
     initiative = repository.get(session, initiative_id, for_update=True)
     if initiative is None:
         raise InitiativeNotFound()
@@ -180,6 +182,8 @@ def transition(
     _record_transition(session, initiative_id, source, target, actor=actor, reason=reason)
     if target in states.ENDS_UNFUNDED:
         return_pledges(session, initiative_id, today=today)
+    if settings is not None and target in notifications.NOTIFIED:
+        notifications.notify_owner(session, settings, initiative_id, target, reason)
 
 
 def return_pledges(session: Session, initiative_id: int, *, today: date) -> int:
@@ -227,7 +231,9 @@ def _live_voucher(session: Session, voucher_id: int, today: date) -> tuple[int, 
     raise RuntimeError(f"voucher {voucher_id}: replacement chain too long")
 
 
-def expire_past_deadline(session: Session, *, today: date, actor: str) -> list[int]:
+def expire_past_deadline(
+    session: Session, *, today: date, actor: str, settings: Settings | None = None
+) -> list[int]:
     """Published initiatives whose deadline has passed unfunded become expired; their pledges go back."""
     expired = []
     for initiative_id in repository.past_deadline(session, today):
@@ -238,12 +244,15 @@ def expire_past_deadline(session: Session, *, today: date, actor: str) -> list[i
             actor=actor,
             reason="deadline passed",
             today=today,
+            settings=settings,
         )
         expired.append(initiative_id)
     return expired
 
 
-def record_funded(session: Session, initiative_id: int, *, actor: str) -> None:
+def record_funded(
+    session: Session, initiative_id: int, *, actor: str, settings: Settings | None = None
+) -> None:
     """Record the automatic published → funded step (the pledge that reached the target made it)."""
     _record_transition(
         session,
@@ -253,6 +262,8 @@ def record_funded(session: Session, initiative_id: int, *, actor: str) -> None:
         actor=actor,
         reason="target reached",
     )
+    if settings is not None:
+        notifications.notify_owner(session, settings, initiative_id, InitiativeStatus.funded)
 
 
 def _record_transition(

@@ -213,7 +213,9 @@ def _confirm(request: Request, initiative_id: int, amount_text: str, token: str)
         raise
     except AppError as error:
         return _give_page(request, initiative_id, amount_text=_amount_back(amount_text, request), error=error)
-    return RedirectResponse(f"/receipts/{sign_receipt(request, body['pledge_id'])}", status_code=303)
+    response = RedirectResponse(f"/receipts/{sign_receipt(request, body['pledge_id'])}", status_code=303)
+    response.background = schedule_send(request)  # the gift that reaches the target queues a mail
+    return response
 
 
 def _amount_back(amount_text: str, request: Request) -> str:

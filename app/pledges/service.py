@@ -142,7 +142,7 @@ def pledge_from_voucher(
     except ledger.InsufficientBalance as exc:
         raise VoucherChanged() from exc
     if status == InitiativeStatus.funded:
-        initiative_service.record_funded(session, initiative_id, actor=actor)
+        initiative_service.record_funded(session, initiative_id, actor=actor, settings=settings)
     return PledgeResult(
         id=pledge_id,
         amount_cents=amount,

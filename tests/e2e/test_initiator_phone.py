@@ -54,6 +54,9 @@ def test_initiator_whole_path_with_hostile_text(
 ) -> None:
     dialogs: list[str] = []
     phone.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    for name, path in (("login", "/login"), ("forgot-password", "/password/forgot")):
+        phone.goto(path)
+        check(phone, name)
     phone.goto("/signup")
     check(phone, "signup")
     phone.fill("input[name=email]", "joyce@example.org")
