@@ -80,6 +80,13 @@ def test_draft_photo_submit_and_withdraw(client: TestClient, db: Database, world
     )
     assert php.status_code == 422
     assert "geen foto" in alert_text(php)
+    huge = me.post(
+        f"/my/initiatives/{initiative_id}/photos",
+        data={"csrf_token": token, "alt_text": "Groot"},
+        files={"photo": ("groot.jpg", jpeg() + b"\0" * (40 * 1024 * 1024), "image/jpeg")},
+    )
+    assert huge.status_code == 413
+    assert "te groot" in alert_text(huge)
 
     edit = me.get(f"/my/initiatives/{initiative_id}/edit")
     changed = me.post(

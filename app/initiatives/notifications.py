@@ -62,66 +62,68 @@ def notify_owner(
     return True
 
 
+def N_(message: str) -> str:
+    return message
+
+
+# (subject, text) per event; Dutch source texts, translated when the mail is written.
+_TEXTS: dict[str, tuple[str, str]] = {
+    InitiativeStatus.submitted: (
+        N_("Ingediend: %(title)s"),
+        N_(
+            "Uw initiatief “%(title)s” is ingediend. De wijkregisseur kijkt ernaar en laat u weten of het gepubliceerd kan worden."
+        ),
+    ),
+    InitiativeStatus.changes_requested: (
+        N_("Graag aanpassen: %(title)s"),
+        N_("De wijkregisseur vraagt u om “%(title)s” aan te passen voordat het gepubliceerd wordt."),
+    ),
+    InitiativeStatus.published: (
+        N_("Gepubliceerd: %(title)s"),
+        N_(
+            "Goed nieuws: “%(title)s” staat online. Bewoners kunnen nu hun voucher geven. Deel de link met uw buren:"
+        ),
+    ),
+    InitiativeStatus.rejected: (
+        N_("Niet goedgekeurd: %(title)s"),
+        N_("De wijkregisseur heeft “%(title)s” niet goedgekeurd."),
+    ),
+    InitiativeStatus.funded: (
+        N_("Doel gehaald: %(title)s"),
+        N_(
+            "Gefeliciteerd: “%(title)s” heeft het streefbedrag gehaald! Vul uw IBAN in voor de uitbetaling en ga aan de slag."
+        ),
+    ),
+    InitiativeStatus.expired: (
+        N_("Doel niet gehaald: %(title)s"),
+        N_(
+            "“%(title)s” heeft het streefbedrag niet gehaald voor de einddatum. Wat er gegeven is, gaat terug naar de vouchers."
+        ),
+    ),
+    InitiativeStatus.cancelled: (
+        N_("Gestopt: %(title)s"),
+        N_("De gemeente heeft “%(title)s” gestopt. Wat er gegeven is, gaat terug naar de vouchers."),
+    ),
+    "deadline_soon": (
+        N_("Nog een week: %(title)s"),
+        N_(
+            "Nog een week tot de einddatum van “%(title)s” (%(date)s). Vraag uw buren om hun voucher te geven."
+        ),
+    ),
+}
+_WITH_REASON = frozenset(
+    {InitiativeStatus.changes_requested, InitiativeStatus.rejected, InitiativeStatus.cancelled}
+)
+
+
 def _texts(event: str, *, title: str, reason: str, deadline: date | None) -> tuple[str, list[str]]:
     """Subject and paragraphs for `event`, in the current locale (templates escape them for HTML)."""
-    t = {"title": title}
-    if event == InitiativeStatus.submitted:
-        subject = _("Ingediend: %(title)s") % t
-        text = (
-            _(
-                "Uw initiatief “%(title)s” is ingediend. De wijkregisseur kijkt ernaar en laat u weten of het gepubliceerd kan worden."
-            )
-            % t
-        )
-    elif event == InitiativeStatus.changes_requested:
-        subject = _("Graag aanpassen: %(title)s") % t
-        text = _("De wijkregisseur vraagt u om “%(title)s” aan te passen voordat het gepubliceerd wordt.") % t
-    elif event == InitiativeStatus.published:
-        subject = _("Gepubliceerd: %(title)s") % t
-        text = (
-            _(
-                "Goed nieuws: “%(title)s” staat online. Bewoners kunnen nu hun voucher geven. Deel de link met uw buren:"
-            )
-            % t
-        )
-    elif event == InitiativeStatus.rejected:
-        subject = _("Niet goedgekeurd: %(title)s") % t
-        text = _("De wijkregisseur heeft “%(title)s” niet goedgekeurd.") % t
-    elif event == InitiativeStatus.funded:
-        subject = _("Doel gehaald: %(title)s") % t
-        text = (
-            _(
-                "Gefeliciteerd: “%(title)s” heeft het streefbedrag gehaald! Vul uw IBAN in voor de uitbetaling en ga aan de slag."
-            )
-            % t
-        )
-    elif event == InitiativeStatus.expired:
-        subject = _("Doel niet gehaald: %(title)s") % t
-        text = (
-            _(
-                "“%(title)s” heeft het streefbedrag niet gehaald voor de einddatum. Wat er gegeven is, gaat terug naar de vouchers."
-            )
-            % t
-        )
-    elif event == InitiativeStatus.cancelled:
-        subject = _("Gestopt: %(title)s") % t
-        text = _("De gemeente heeft “%(title)s” gestopt. Wat er gegeven is, gaat terug naar de vouchers.") % t
-    else:
-        subject = _("Nog een week: %(title)s") % t
-        text = _(
-            "Nog een week tot de einddatum van “%(title)s” (%(date)s). Vraag uw buren om hun voucher te geven."
-        ) % {
-            **t,
-            "date": long_date(deadline) if deadline else "",
-        }
-    paragraphs = [text]
-    if reason and event in (
-        InitiativeStatus.changes_requested,
-        InitiativeStatus.rejected,
-        InitiativeStatus.cancelled,
-    ):
+    subject, text = _TEXTS[event]
+    values = {"title": title, "date": long_date(deadline) if deadline else ""}
+    paragraphs = [_(text) % values]
+    if reason and event in _WITH_REASON:
         paragraphs.append(reason)
-    return subject, paragraphs
+    return _(subject) % values, paragraphs
 
 
 def remind_deadlines(session: Session, settings: Settings, *, today: date) -> int:

@@ -180,7 +180,8 @@ def format_violations(violations: list[dict[str, Any]]) -> str:
 
 
 def assert_accessible(page: Page, name: str) -> None:
-    """Run axe-core (WCAG 2.1 A and AA rules) on the page as it is now; fail listing every violation."""
+    """Run axe-core (WCAG 2.1 A and AA rules) on the page once loaded; fail listing every violation."""
+    page.wait_for_load_state("load")  # colour contrast needs the stylesheets
     _inject_axe(page)
     result = page.evaluate(
         """tags => axe.run(document, {
@@ -209,6 +210,7 @@ def assert_no_sideways_scroll(page: Page) -> None:
     (`document.documentElement.clientWidth`): in Chromium's mobile emulation `window.innerWidth` grows with
     wide content (the page is zoomed out to fit), so on its own it would hide the overflow.
     """
+    page.wait_for_load_state("load")  # after a click-navigation the stylesheets may still be arriving
     scroll_width, client_width, inner_width = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth, window.innerWidth]"
     )
