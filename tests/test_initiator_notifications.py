@@ -125,3 +125,19 @@ def test_tick_expires_and_reminds_once(db: Database, world: World, smtp_server: 
     assert sorted(subjects(smtp_server)) == ["Doel niet gehaald: Te laat", "Nog een week: Bijna einde"]
     with db.read() as session:
         assert session.scalar(select(Initiative.status).where(Initiative.id == late)) == "expired"
+
+
+def test_payout_sent_mail_is_ready_for_the_payout_flow(
+    db: Database, world: World, smtp_server: MailServer
+) -> None:
+    """The back office (issue 5) marks a payout paid and calls `notify_owner(..., "payout_sent")`."""
+    from app.initiatives.notifications import notify_owner
+
+    settings = world.settings.model_copy(update={"smtp_url": smtp_server.url})
+    account_id = owner(db, "betaald@example.org")
+    initiative_id = draft(db, settings, account_id, "Speeltoestel")
+    with db.write() as session:
+        assert notify_owner(session, settings, initiative_id, "payout_sent")
+        assert not notify_owner(session, settings, world.initiative_id, "payout_sent"), "no owner, no mail"
+    send_due(db, settings)
+    assert subjects(smtp_server) == ["Uitbetaald: Speeltoestel"]

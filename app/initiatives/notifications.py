@@ -104,6 +104,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         N_("Gestopt: %(title)s"),
         N_("De gemeente heeft “%(title)s” gestopt. Wat er gegeven is, gaat terug naar de vouchers."),
     ),
+    "payout_sent": (
+        N_("Uitbetaald: %(title)s"),
+        N_("Het geld voor “%(title)s” is overgemaakt naar uw rekening. Veel plezier met het uitvoeren, en vertel daarna hoe het ging."),
+    ),
     "deadline_soon": (
         N_("Nog een week: %(title)s"),
         N_(
