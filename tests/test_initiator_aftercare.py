@@ -134,6 +134,8 @@ def test_updates_and_completion_become_news(client: TestClient, db: Database, wo
     assert status == "completed"
     area_page = client.get("/areas/BU01411000")
     assert "De bankjes zijn besteld" in soup(area_page).get_text(" ", strip=True)
+    initiative_page = soup(client.get(f"/initiatives/{world.initiative_id}")).get_text(" ", strip=True)
+    assert "De bankjes zijn besteld" in initiative_page and "iedereen was blij" in initiative_page
 
 
 def test_poster_is_a_pdf_with_the_title_and_link(client: TestClient, world: World) -> None:

@@ -106,7 +106,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "payout_sent": (
         N_("Uitbetaald: %(title)s"),
-        N_("Het geld voor “%(title)s” is overgemaakt naar uw rekening. Veel plezier met het uitvoeren, en vertel daarna hoe het ging."),
+        N_(
+            "Het geld voor “%(title)s” is overgemaakt naar uw rekening. Veel plezier met het uitvoeren, en vertel daarna hoe het ging."
+        ),
     ),
     "deadline_soon": (
         N_("Nog een week: %(title)s"),

@@ -16,6 +16,7 @@ from app.kit.clock import today
 from app.kit.markdown import render_markdown
 from app.models import InitiativeStatus
 from app.models.base import utcnow
+from app.news import repository as news
 from app.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -89,6 +90,7 @@ def initiative_page(initiative_id: int, request: Request) -> Response:
             "budget_lines": repository.budget_lines(session, initiative_id),
             "photos": repository.photos(session, initiative_id),
             "lineage": areas.lineage(session, card.area_id),
+            "news": news.for_initiative(session, initiative_id, now=utcnow(), limit=10),
             "today": today(),
         }
     return render(request, "initiatives/show.html", context)

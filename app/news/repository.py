@@ -25,3 +25,19 @@ def latest(
     if area_ids is not None:
         statement = statement.where(NewsItem.area_id.in_(area_ids))
     return [(item, str(name)) for item, name in session.execute(statement)]
+
+
+def for_initiative(
+    session: Session, initiative_id: int, *, now: datetime, limit: int
+) -> list[tuple[NewsItem, str]]:
+    """Visible items about one initiative (its updates and completion report), newest first."""
+    statement = (
+        select(NewsItem, Area.name)
+        .join(Area, Area.id == NewsItem.area_id)
+        .where(
+            NewsItem.initiative_id == initiative_id, NewsItem.hidden.is_(False), NewsItem.published_at <= now
+        )
+        .order_by(NewsItem.published_at.desc(), NewsItem.id.desc())
+        .limit(limit)
+    )
+    return [(item, str(name)) for item, name in session.execute(statement)]
