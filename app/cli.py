@@ -36,6 +36,7 @@ vouchers_cli = typer.Typer(help="Single vouchers.", no_args_is_help=True)
 initiatives_cli = typer.Typer(help="Initiatives.", no_args_is_help=True)
 ledger_cli = typer.Typer(help="The ledger.", no_args_is_help=True)
 mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
+staff_cli = typer.Typer(help="Back-office accounts (wijkregisseurs and beheerders).", no_args_is_help=True)
 for name, sub in (
     ("db", db_cli),
     ("areas", areas_cli),
@@ -45,6 +46,7 @@ for name, sub in (
     ("initiatives", initiatives_cli),
     ("ledger", ledger_cli),
     ("mail", mail_cli),
+    ("staff", staff_cli),
 ):
     cli.add_typer(sub, name=name)
 
@@ -329,6 +331,88 @@ def mail_status() -> None:
     typer.echo(
         f"outbox: {counts.pending} pending ({counts.due} due now), {counts.sent} sent, {counts.failed} failed"
     )
+
+
+def _staff_password(password_stdin: bool, invite: bool) -> str | None:
+    if invite:
+        return None
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        fail("give the password with --password-stdin, or use --invite for a link to set it")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+@staff_cli.command("create")
+def staff_create(
+    email: Annotated[str, typer.Option("--email")],
+    name: Annotated[str, typer.Option("--name")],
+    role: Annotated[str, typer.Option("--role", help="admin or director")] = "admin",
+    wijk: Annotated[
+        list[str] | None, typer.Option("--wijk", help="A wijk code for a director; repeat it")
+    ] = None,
+    gemeente_wide: Annotated[
+        bool, typer.Option("--gemeente-wide", help="A director may act on gemeente-wide items")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+    invite: Annotated[
+        bool, typer.Option("--invite", help="No password now: print a link to set it (3 days)")
+    ] = False,
+) -> None:
+    """Create a staff account (the first administrator, for one). Two-factor sign-in is set up at the first
+    sign-in: the employee scans a QR code with an authenticator app."""
+    from app.staff.service import StaffInput, create_staff, invite_token
+
+    password = _staff_password(password_stdin, invite)
+    data = StaffInput(
+        email=email, name=name, role=role, wijk_codes=tuple(wijk or ()), gemeente_wide=gemeente_wide
+    )
+    config = settings()
+    with database() as db:
+        staff = db.run_write(lambda s: create_staff(s, data, password=password, actor=ACTOR))
+    typer.echo(f"staff member {staff.id} created: {staff.email} ({staff.role})")
+    base = config.base_url.rstrip("/")
+    if password is None:
+        typer.echo(f"set the password within 3 days at: {base}/staff/invite/{invite_token(config, staff)}")
+    typer.echo(f"sign in at {base}/staff/login; the authenticator app is set up at the first sign-in")
+
+
+def _staff_id(db: Database, email: str) -> int:
+    from sqlalchemy import select
+
+    from app.accounts.service import normalise_email
+    from app.models import StaffMember
+
+    address = normalise_email(email)
+    with db.read() as session:
+        found = session.scalar(select(StaffMember.id).where(StaffMember.email == address))
+    if found is None:
+        fail(f"no staff member with the address {address}")
+    return int(found)  # type: ignore[arg-type]
+
+
+@staff_cli.command("reset-2fa")
+def staff_reset_two_factor(email: Annotated[str, typer.Option("--email")]) -> None:
+    """Forget a staff member's authenticator (lost phone): they set it up again at the next sign-in."""
+    from app.staff.service import reset_two_factor
+
+    with database() as db:
+        staff_id = _staff_id(db, email)
+        db.run_write(lambda s: reset_two_factor(s, staff_id, actor=ACTOR))
+    typer.echo("two-factor sign-in reset; it is set up again at the next sign-in")
+
+
+@staff_cli.command("unlock")
+def staff_unlock(email: Annotated[str, typer.Option("--email")]) -> None:
+    """Lift a lock-out after too many wrong passwords or codes."""
+    from app.staff.service import unlock
+
+    with database() as db:
+        staff_id = _staff_id(db, email)
+        db.run_write(lambda s: unlock(s, staff_id, actor=ACTOR))
+    typer.echo("unlocked")
 
 
 @cli.command("demo")

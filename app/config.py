@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     code_failures_total: int = Field(default=2_000, gt=0)
     code_failure_window_seconds: int = Field(default=600, gt=0)
 
+    # Staff sign-in: failures in a row before an account is locked, and for how long; failures per client
+    # address and in total per 10 minutes (across all accounts).
+    staff_lockout_failures: int = Field(default=5, gt=0)
+    staff_lockout_minutes: int = Field(default=15, gt=0)
+    staff_failures_per_client: int = Field(default=20, gt=0)
+    staff_failures_total: int = Field(default=500, gt=0)
+
+    # The municipality's own account, from which payouts are paid (the debtor in the SEPA file).
+    payout_debtor_name: str = ""
+    payout_debtor_iban: str = ""
+    payout_debtor_bic: str = ""
+
     db_pool_size: int = Field(default=10, gt=0)
     db_max_overflow: int = Field(default=10, ge=0)
     # Threads per process that run the (synchronous) route handlers. Fewer threads than clients keeps

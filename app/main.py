@@ -28,6 +28,7 @@ from app.logging import configure_logging
 from app.pledges.api import router as pledges_router
 from app.pledges.pages import router as pledge_pages
 from app.reports.pages import router as report_pages
+from app.staff.pages import router as staff_pages
 from app.templating import STATIC_DIR
 from app.vouchers.api import router as vouchers_router
 from app.vouchers.pages import router as voucher_pages
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         account_pages,
         initiator_pages,
         aftercare_pages,
+        staff_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from app import i18n
 from app.initiatives import categories
 from app.kit.markdown import render_markdown
+from app.staff.menu import staff_menu
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -38,6 +39,7 @@ def environment() -> Environment:
     env.globals["category_label"] = categories.label
     env.globals["status_label"] = lambda status: i18n.gettext(categories.status_label(status))
     env.globals["markdown"] = lambda text: Markup(render_markdown(text))
+    env.globals["staff_menu"] = staff_menu
     return env
 
 

@@ -14,6 +14,7 @@ from app.initiatives.notifications import remind_deadlines
 from app.initiatives.service import expire_past_deadline
 from app.kit.ratelimit import purge_old_windows
 from app.mail.sender import SendReport, send_due
+from app.staff.service import purge_sessions as purge_staff_sessions
 from app.vouchers.service import expire_ended_periods
 
 _TICK_LOCK = 0x42554B54  # "BUKT": one advisory lock id for the whole tick
@@ -65,6 +66,7 @@ def run_tick(db: Database, *, today: date, actor: str) -> TickReport:
         report.deadline_reminders = remind_deadlines(session, db.settings, today=today)
         report.periods_closed = expire_ended_periods(session, today=today, actor=actor)
         report.sessions_purged, report.tokens_purged = purge_expired_sign_ins(session)
+        report.sessions_purged += purge_staff_sessions(session)
         return report
 
     report = db.run_write(work)

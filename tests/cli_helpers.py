@@ -59,11 +59,17 @@ class Cli:
             COLUMNS="200",
         )
 
-    def __call__(self, *args: object, lang: str | None = None) -> Result:
+    def __call__(self, *args: object, lang: str | None = None, stdin: str | None = None) -> Result:
         env = dict(self.env, LANG=lang) if lang else self.env
         argv = tuple(str(arg) for arg in args)
         done = subprocess.run(
-            [str(BUURTKAS), *argv], cwd=self.cwd, env=env, capture_output=True, text=True, timeout=180
+            [str(BUURTKAS), *argv],
+            cwd=self.cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            input=stdin if stdin is not None else "",
         )
         return Result(argv, done.returncode, done.stdout, done.stderr)
 

@@ -16,7 +16,9 @@ from app.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, Transf
 from app.models.news import NewsItem, NewsKind
 from app.models.ops import AuditEvent, IdempotencyKey, RateCounter
 from app.models.outbox import OutboxMessage, OutboxStatus
+from app.models.payouts import Payout, PayoutBatch, PayoutStatus
 from app.models.pledges import Pledge
+from app.models.staff import StaffArea, StaffMember, StaffRole, StaffSession
 from app.models.vouchers import PeriodStatus, Voucher, VoucherPeriod, VoucherStatus
 
 __all__ = [
@@ -42,9 +44,16 @@ __all__ = [
     "Organiser",
     "OutboxMessage",
     "OutboxStatus",
+    "Payout",
+    "PayoutBatch",
+    "PayoutStatus",
     "PeriodStatus",
     "Pledge",
     "RateCounter",
+    "StaffArea",
+    "StaffMember",
+    "StaffRole",
+    "StaffSession",
     "TokenPurpose",
     "TransferKind",
     "Voucher",

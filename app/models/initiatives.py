@@ -35,6 +35,7 @@ class Initiative(Base):
         # Voucher value never pushes an initiative past its target; the database refuses it too.
         CheckConstraint("pledged_cents <= target_cents", name="pledged_within_target"),
         CheckConstraint("donated_cents >= 0", name="donated_not_negative"),
+        CheckConstraint("paid_out_cents >= 0", name="paid_out_not_negative"),
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
     )
 
@@ -50,12 +51,16 @@ class Initiative(Base):
     """Voucher value currently counted towards the target, in euro cents."""
     donated_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     """Confirmed donor money, in euro cents (may go past the target)."""
+    paid_out_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Paid to the initiator's bank account, in euro cents (the initiative account holds raised − paid out)."""
     status: Mapped[str] = mapped_column(String(20), default=InitiativeStatus.draft, index=True)
     deadline: Mapped[date | None] = mapped_column(Date)
     """Last day on which it can collect; unfunded after it, it expires."""
     initiator_name: Mapped[str] = mapped_column(String(120), default="")
     owner_account_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("accounts.id"), index=True)
     """The initiator's account (none for initiatives staff created on a resident's behalf)."""
+    created_by_staff_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff_members.id"))
+    """The director who entered it on behalf of a resident who is not online."""
     payout_iban: Mapped[str | None] = mapped_column(String(34))
     payout_account_holder: Mapped[str | None] = mapped_column(String(70))
     created_at: Mapped[datetime] = created_column()

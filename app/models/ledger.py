@@ -14,6 +14,10 @@ class AccountKind(StrEnum):
     """The municipality's pool for one period: it goes negative as vouchers are issued."""
     voucher = "voucher"
     initiative = "initiative"
+    payout = "payout"
+    """Money paid out to initiators' bank accounts: it only grows (one system account)."""
+    clearing = "clearing"
+    """Money that arrived from outside (a payment provider): it goes negative (one system account each)."""
 
 
 class TransferKind(StrEnum):
@@ -23,6 +27,7 @@ class TransferKind(StrEnum):
     pledge_to_pool = "pledge_to_pool"  # initiative → pool (ditto, voucher no longer usable)
     expire = "expire"  # voucher → pool (period ended)
     reissue = "reissue"  # old voucher → new voucher
+    payout = "payout"  # initiative → payout (the bank paid the initiator)
 
 
 class LedgerAccount(Base):
@@ -30,13 +35,15 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint("kind IN ('pool', 'voucher', 'initiative')", name="kind"),
-        # Only a pool may go below zero; the database refuses any overspend of a voucher or initiative.
-        CheckConstraint("kind = 'pool' OR balance_cents >= 0", name="balance_not_negative"),
+        CheckConstraint("kind IN ('pool', 'voucher', 'initiative', 'payout', 'clearing')", name="kind"),
+        # Only a pool or a clearing account may go below zero; the database refuses any overspend of a
+        # voucher or initiative.
+        CheckConstraint("kind IN ('pool', 'clearing') OR balance_cents >= 0", name="balance_not_negative"),
         CheckConstraint(
             "(CASE WHEN voucher_id IS NULL THEN 0 ELSE 1 END)"
             " + (CASE WHEN initiative_id IS NULL THEN 0 ELSE 1 END)"
-            " + (CASE WHEN period_id IS NULL THEN 0 ELSE 1 END) = 1",
+            " + (CASE WHEN period_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN system_key IS NULL THEN 0 ELSE 1 END) = 1",
             name="one_owner",
         ),
     )
@@ -46,6 +53,8 @@ class LedgerAccount(Base):
     voucher_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("vouchers.id"), unique=True)
     initiative_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("initiatives.id"), unique=True)
     period_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("voucher_periods.id"), unique=True)
+    system_key: Mapped[str | None] = mapped_column(String(20), unique=True)
+    """The name of a system account (`payout`, `stripe`) that belongs to no voucher, initiative or period."""
     balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     """In euro cents: credits minus debits."""
 

@@ -39,4 +39,8 @@ class NewsItem(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """Shown from this moment; a later moment schedules the item."""
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    image_filename: Mapped[str | None] = mapped_column(String(80))
+    """A re-encoded JPEG under MEDIA_DIR (see app.initiatives.photos)."""
+    image_alt: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    author_staff_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff_members.id"), index=True)
     created_at: Mapped[datetime] = created_column()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_column, id_column
@@ -35,13 +35,15 @@ class RateCounter(Base):
 
 
 class AuditEvent(Base):
-    """Append-only record of who did what, when, with the state before and after."""
+    """Append-only record of who did what, when, with the state before and after. Triggers in the database
+    refuse UPDATE and DELETE on this table (migration 0004)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
 
     id: Mapped[int] = id_column()
     created_at: Mapped[datetime] = created_column()
-    actor: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(80), index=True)
     action: Mapped[str] = mapped_column(String(80), index=True)
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(40))

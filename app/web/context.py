@@ -22,5 +22,6 @@ def page_context(request: Request) -> dict[str, Any]:
         "voucher_value_cents": settings.default_voucher_value_cents,
         "csrf_token": csrf_token(request),
         "current_path": path,
+        "staff": getattr(request.state, "staff", None),
         "language_links": {locale: f"/lang/{locale}?next={quote(here, safe='')}" for locale in LOCALES},
     }

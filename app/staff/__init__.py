@@ -1,0 +1,1 @@
+"""The back office's people: staff accounts with password and TOTP, roles, wijk scope and sessions."""
