@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     municipality_name: str = "Almelo"
     media_dir: Path = Field(default=Path("var/media").absolute())
     """Where initiative photos are stored (served under /media/)."""
+    print_dir: Path = Field(default=Path("var/print").absolute())
+    """Where print batches (voucher codes in plain text, mode 0600) are written when a period is opened in
+    the back office; never served over HTTP."""
 
     voucher_scope: VoucherScope = VoucherScope.gemeente
     default_voucher_value_cents: int = Field(default=750, gt=0)

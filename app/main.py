@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from app.accounts.pages import router as account_pages
 from app.areas.api import router as areas_router
 from app.areas.pages import router as area_pages
+from app.audit.pages import router as audit_pages
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
@@ -23,15 +24,21 @@ from app.initiatives.aftercare_pages import router as aftercare_pages
 from app.initiatives.api import router as initiatives_router
 from app.initiatives.initiator_pages import router as initiator_pages
 from app.initiatives.pages import router as initiative_pages
+from app.initiatives.staff_pages import router as initiative_staff_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
+from app.news.staff_pages import router as news_staff_pages
+from app.payouts.pages import router as payout_pages
 from app.pledges.api import router as pledges_router
 from app.pledges.pages import router as pledge_pages
 from app.reports.pages import router as report_pages
+from app.reports.staff_pages import router as report_staff_pages
+from app.staff.members_pages import router as staff_member_pages
 from app.staff.pages import router as staff_pages
 from app.templating import STATIC_DIR
 from app.vouchers.api import router as vouchers_router
 from app.vouchers.pages import router as voucher_pages
+from app.vouchers.staff_pages import router as voucher_staff_pages
 from app.web.headers import SecurityHeaders
 from app.web.pages import router as site_pages
 from app.web.static import CachedStaticFiles
@@ -99,6 +106,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         initiator_pages,
         aftercare_pages,
         staff_pages,
+        initiative_staff_pages,
+        payout_pages,
+        news_staff_pages,
+        voucher_staff_pages,
+        audit_pages,
+        report_staff_pages,
+        staff_member_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")
