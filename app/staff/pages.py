@@ -30,6 +30,7 @@ from app.staff.deps import (
     staff_token,
 )
 from app.staff.errors import InviteNotValid, SignInExpired, StaffLocked
+from app.staff.overview import attention
 from app.templating import render
 from app.web.forms import error_message, field, read_form, safe_next
 
@@ -232,4 +233,6 @@ async def accept_invite(request: Request, token: str) -> Response:
 
 @router.get("/staff")
 def staff_home(request: Request, staff: StaffContext = Depends(require_staff)) -> Response:
-    return render(request, "staff/home.html", headers=NO_STORE)
+    with request.app.state.db.read() as session:
+        todo = attention(session, staff.scope)
+    return render(request, "staff/home.html", {"todo": todo}, headers=NO_STORE)

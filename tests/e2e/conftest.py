@@ -52,6 +52,13 @@ PHONE = {
     "has_touch": True,
     "locale": "nl-NL",
 }
+LAPTOP = {
+    "viewport": {"width": 1366, "height": 768},
+    "device_scale_factor": 1,
+    "is_mobile": False,
+    "has_touch": False,
+    "locale": "nl-NL",
+}
 STARTUP_SECONDS = 15.0
 SHUTDOWN_SECONDS = 10.0
 
@@ -207,3 +214,9 @@ def phone(new_phone: ContextFactory) -> Page:
 @pytest.fixture
 def phone_nojs(new_phone: ContextFactory) -> Page:
     return new_phone(java_script_enabled=False)
+
+
+@pytest.fixture
+def laptop(new_phone: ContextFactory) -> Page:
+    """The back office is used on a laptop: 1366×768, mouse, no touch."""
+    return new_phone(**LAPTOP)
