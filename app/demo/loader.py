@@ -23,6 +23,7 @@ from app.config import Settings
 from app.db import Database
 from app.demo.content import AREAS_CSV, INITIATIVES, NEWS, generate_households
 from app.demo.pictures import picture
+from app.demo.staff import load_staff, staff_lines
 from app.households.service import COLUMNS as HOUSEHOLD_COLUMNS
 from app.households.service import import_households
 from app.initiatives.photos import store_photo
@@ -92,6 +93,7 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
             )
             _initiatives(session, settings, today)
             _news(session, utcnow())
+            load_staff(session)
             return name
 
         name = db.run_write(work, attempts=1)
@@ -105,7 +107,7 @@ def load_demo(db: Database, settings: Settings, *, households: int, codes_out: P
         "a few unused voucher codes to try:",
     ]
     lines += [f"  {codes[h]}" for h, _ in untouched]
-    return [*lines, *_try_it(settings, codes[untouched[0][0]] if untouched else "")]
+    return [*lines, *_try_it(settings, codes[untouched[0][0]] if untouched else ""), *staff_lines(settings)]
 
 
 def _try_it(settings: Settings, code: str) -> list[str]:
@@ -297,4 +299,4 @@ def _fresh_codes(db: Database, settings: Settings, today: date) -> list[str]:
 
     codes = db.run_write(work, attempts=1)
     header = "demo already loaded; codes are never stored, so these vouchers were reissued for you:"
-    return [header, *codes, *_try_it(settings, codes[0].strip() if codes else "")]
+    return [header, *codes, *_try_it(settings, codes[0].strip() if codes else ""), *staff_lines(settings)]
