@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Table, bindparam, case, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db import rowcount
@@ -234,3 +235,56 @@ def issue_to_new_vouchers(session: Session, *, pool_account_id: int, period_id: 
         .values(balance_cents=accounts.c.balance_cents - value_cents * issued)
     )
     return issued
+
+
+PAYOUT_ACCOUNT = "payout"
+"""`system_key` of the one account that receives what was paid to initiators' bank accounts."""
+
+
+def system_account_id(session: Session, key: str, kind: AccountKind) -> int:
+    """The id of the system account `key`, opened on first use.
+
+    Two transactions that use it for the first time at once open one account: the insert does nothing when
+    the unique `system_key` is taken (PostgreSQL waits for the other transaction and then sees its row).
+    """
+    found = session.execute(select(accounts.c.id).where(accounts.c.system_key == key)).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    conn = session.connection()
+    make_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        make_insert(accounts)
+        .values(kind=kind, system_key=key, balance_cents=0)
+        .on_conflict_do_nothing(index_elements=[accounts.c.system_key])
+    )
+    return int(session.execute(select(accounts.c.id).where(accounts.c.system_key == key)).scalar_one())
+
+
+def pay_out(session: Session, *, initiative_id: int, amount_cents: int) -> int:
+    """The bank paid `amount_cents` of the initiative's money to the initiator: count it as paid out and move
+    it from the initiative's account to the payout account, in the caller's transaction.
+
+    Both steps are guarded: `paid_out_cents` never passes what was raised, and the debit never takes more
+    than the initiative account holds. Raises InsufficientBalance (nothing moved; roll back) otherwise.
+    Returns the initiative account's new balance.
+    """
+    if amount_cents <= 0:
+        raise ValueError("a payout moves a positive amount")
+    counted = session.execute(
+        update(initiatives)
+        .where(
+            initiatives.c.id == initiative_id,
+            initiatives.c.paid_out_cents + amount_cents
+            <= initiatives.c.pledged_cents + initiatives.c.donated_cents,
+        )
+        .values(paid_out_cents=initiatives.c.paid_out_cents + amount_cents)
+    )
+    if rowcount(counted) != 1:
+        raise InsufficientBalance()
+    return transfer(
+        session,
+        debit_account_id=account_id_for(session, initiative_id=initiative_id),
+        credit_account_id=system_account_id(session, PAYOUT_ACCOUNT, AccountKind.payout),
+        amount_cents=amount_cents,
+        kind=TransferKind.payout,
+    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     AccountKind,
@@ -15,6 +15,8 @@ from app.models import (
     InitiativeStatus,
     LedgerAccount,
     LedgerTransfer,
+    Payout,
+    PayoutStatus,
     Pledge,
     TransferKind,
     Voucher,
@@ -107,11 +109,21 @@ def verify_ledger(session: Session) -> VerifyReport:
         .subquery()
     )
     add(
-        "initiative account differs from pledged + donated (initiative, balance, pledged, donated)",
+        "initiative account differs from pledged + donated - paid out"
+        " (initiative, balance, pledged, donated, paid out)",
         session.execute(
-            select(Initiative.id, acc.balance_cents, Initiative.pledged_cents, Initiative.donated_cents)
+            select(
+                Initiative.id,
+                acc.balance_cents,
+                Initiative.pledged_cents,
+                Initiative.donated_cents,
+                Initiative.paid_out_cents,
+            )
             .join(acc, acc.initiative_id == Initiative.id)
-            .where(acc.balance_cents != Initiative.pledged_cents + Initiative.donated_cents)
+            .where(
+                acc.balance_cents
+                != Initiative.pledged_cents + Initiative.donated_cents - Initiative.paid_out_cents
+            )
         ).all(),
     )
     add(
@@ -183,4 +195,103 @@ def verify_ledger(session: Session) -> VerifyReport:
             )
         ).all(),
     )
+    _verify_payouts(session, add)
     return report
+
+
+def _verify_payouts(session: Session, add: Callable[[str, Sequence[Any]], None]) -> None:
+    """7. Paid payouts and the ledger agree: one payout transfer of its amount for each paid payout (and none
+    for any other), the payout account holds their sum, and no initiative is paid more than it raised."""
+    acc, tr = LedgerAccount, LedgerTransfer
+    debit, credit = aliased(LedgerAccount), aliased(LedgerAccount)
+    raised = Initiative.pledged_cents + Initiative.donated_cents
+    add(
+        "paid out more than raised (initiative, paid out, raised)",
+        session.execute(
+            select(Initiative.id, Initiative.paid_out_cents, raised).where(Initiative.paid_out_cents > raised)
+        ).all(),
+    )
+    paid = (
+        select(Payout.initiative_id, func.sum(Payout.amount_cents).label("total"))
+        .where(Payout.status == PayoutStatus.paid)
+        .group_by(Payout.initiative_id)
+        .subquery()
+    )
+    add(
+        "paid out differs from the paid payouts (initiative, paid out, paid payouts)",
+        session.execute(
+            select(Initiative.id, Initiative.paid_out_cents, func.coalesce(paid.c.total, 0))
+            .outerjoin(paid, paid.c.initiative_id == Initiative.id)
+            .where(Initiative.paid_out_cents != func.coalesce(paid.c.total, 0))
+        ).all(),
+    )
+    add(
+        "payout transfer not from an initiative to the payout account (transfer, from kind, to kind)",
+        session.execute(
+            select(tr.id, debit.kind, credit.kind)
+            .join(debit, debit.id == tr.debit_account_id)
+            .join(credit, credit.id == tr.credit_account_id)
+            .where(
+                or_(
+                    and_(
+                        tr.kind == TransferKind.payout,
+                        or_(debit.kind != AccountKind.initiative, credit.kind != AccountKind.payout),
+                    ),
+                    and_(tr.kind != TransferKind.payout, credit.kind == AccountKind.payout),
+                )
+            )
+        ).all(),
+    )
+    moves = (
+        select(
+            acc.initiative_id.label("initiative_id"),
+            func.count().label("moves"),
+            func.sum(tr.amount_cents).label("total"),
+        )
+        .join(acc, acc.id == tr.debit_account_id)
+        .where(tr.kind == TransferKind.payout)
+        .group_by(acc.initiative_id)
+        .subquery()
+    )
+    is_paid = Payout.status == PayoutStatus.paid
+    add(
+        "payout and its transfers disagree (payout, status, amount, moves, moved)",
+        session.execute(
+            select(
+                Payout.id,
+                Payout.status,
+                Payout.amount_cents,
+                func.coalesce(moves.c.moves, 0),
+                func.coalesce(moves.c.total, 0),
+            )
+            .outerjoin(moves, moves.c.initiative_id == Payout.initiative_id)
+            .where(
+                or_(
+                    and_(
+                        is_paid,
+                        or_(
+                            func.coalesce(moves.c.moves, 0) != 1,
+                            func.coalesce(moves.c.total, 0) != Payout.amount_cents,
+                        ),
+                    ),
+                    and_(~is_paid, func.coalesce(moves.c.moves, 0) != 0),
+                )
+            )
+        ).all(),
+    )
+    add(
+        "payout transfer without a payout (initiative, moves, moved)",
+        session.execute(
+            select(moves.c.initiative_id, moves.c.moves, moves.c.total)
+            .outerjoin(Payout, Payout.initiative_id == moves.c.initiative_id)
+            .where(Payout.id.is_(None))
+        ).all(),
+    )
+    payout_balance = func.coalesce(
+        select(func.sum(acc.balance_cents)).where(acc.kind == AccountKind.payout).scalar_subquery(), 0
+    )
+    paid_total = func.coalesce(select(func.sum(Payout.amount_cents)).where(is_paid).scalar_subquery(), 0)
+    add(
+        "the payout account differs from the paid payouts (balance, paid payouts)",
+        session.execute(select(payout_balance, paid_total).where(payout_balance != paid_total)).all(),
+    )
