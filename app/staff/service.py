@@ -479,3 +479,51 @@ def purge_sessions(session: Session) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# ---------------------------------------------------------------- sending the invitation (back office)
+
+
+def send_invite(session: Session, settings: Settings, staff_id: int, *, actor: str) -> int:
+    """Queue the invitation mail with a link that sets the password (in the caller's transaction, so it
+    goes out only if the change commits). Also serves to send it again: an earlier link keeps working
+    until a password is set. Refused for a deactivated account, whose link would not work."""
+    from app.errors import Conflict
+    from app.mail.outbox import enqueue
+
+    staff = get_staff(session, staff_id)
+    if not staff.active:
+        raise Conflict(
+            "Dit account staat uit. Zet het eerst weer aan en stuur dan de uitnodiging.",
+            "This account is deactivated. Activate it first, then send the invitation.",
+        )
+    url = f"{settings.base_url}/staff/invite/{invite_token(settings, staff)}"
+    message_id = enqueue(
+        session,
+        settings,
+        kind="staff_invite",
+        to=staff.email,
+        locale=staff.locale or "nl",
+        context={"staff_name": staff.name, "url": url, "days": INVITE_LIFETIME.days},
+    )
+    record(
+        session,
+        actor=actor,
+        action="staff.invited",
+        subject_type="staff",
+        subject_id=staff.id,
+        after={"email": staff.email, "password_set": staff.password_hash is not None},
+    )
+    return message_id
+
+
+def staff_with_wijken(session: Session, staff_id: int) -> tuple[StaffMember, list[str]]:
+    """One staff member and the codes of their wijken (for the edit form)."""
+    staff = get_staff(session, staff_id)
+    return staff, _area_codes(session, staff.id)
+
+
+def wijk_choices(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every wijk, for the wijken a director can be given."""
+    rows = session.execute(select(Area.code, Area.name).where(Area.kind == AreaKind.wijk).order_by(Area.code))
+    return [(code, name) for code, name in rows]
