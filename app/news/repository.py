@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Area, NewsItem
+from app.models import Area, Initiative, NewsItem
+from app.staff.scope import Scope
 
 
 def latest(
@@ -41,3 +43,96 @@ def for_initiative(
         .limit(limit)
     )
     return [(item, str(name)) for item, name in session.execute(statement)]
+
+
+# --- The back office ---------------------------------------------------------------------------------------
+
+STAFF_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class StaffNewsFilter:
+    kind: str = ""
+    area_id: int | None = None
+    state: str = ""
+    """`published`, `scheduled`, `hidden` or empty (all)."""
+    initiative_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StaffNewsRow:
+    item: NewsItem
+    area_name: str
+    initiative_title: str | None
+
+
+def _scope_area() -> ColumnElement[int]:
+    """The area that decides who may act on an item: an initiative's item follows the initiative's area."""
+    return func.coalesce(Initiative.area_id, NewsItem.area_id)
+
+
+def staff_page(
+    session: Session, scope: Scope, found: StaffNewsFilter, *, now: datetime, page: int
+) -> tuple[list[StaffNewsRow], bool]:
+    """One page of items in the staff member's scope (newest moment first) and whether more follow."""
+    statement = (
+        select(NewsItem, Area.name, Initiative.title)
+        .join(Area, Area.id == NewsItem.area_id)
+        .outerjoin(Initiative, Initiative.id == NewsItem.initiative_id)
+        .where(scope.clause(_scope_area()))
+        .order_by(NewsItem.published_at.desc(), NewsItem.id.desc())
+        .offset((page - 1) * STAFF_PAGE_SIZE)
+        .limit(STAFF_PAGE_SIZE + 1)
+    )
+    if found.kind:
+        statement = statement.where(NewsItem.kind == found.kind)
+    if found.area_id is not None:
+        statement = statement.where(NewsItem.area_id == found.area_id)
+    if found.initiative_id is not None:
+        statement = statement.where(NewsItem.initiative_id == found.initiative_id)
+    if found.state == "hidden":
+        statement = statement.where(NewsItem.hidden.is_(True))
+    elif found.state == "published":
+        statement = statement.where(NewsItem.hidden.is_(False), NewsItem.published_at <= now)
+    elif found.state == "scheduled":
+        statement = statement.where(NewsItem.hidden.is_(False), NewsItem.published_at > now)
+    rows = [
+        StaffNewsRow(item, str(name), str(title) if title is not None else None)
+        for item, name, title in session.execute(statement)
+    ]
+    return rows[:STAFF_PAGE_SIZE], len(rows) > STAFF_PAGE_SIZE
+
+
+def get_with_scope_area(
+    session: Session, news_id: int, *, for_update: bool = False
+) -> tuple[NewsItem, int] | None:
+    """The item and the area that decides its scope, or None."""
+    statement = select(NewsItem).where(NewsItem.id == news_id)
+    if for_update:
+        statement = statement.with_for_update()
+    item = session.execute(statement).scalar_one_or_none()
+    if item is None:
+        return None
+    area_id = item.area_id
+    if item.initiative_id is not None:
+        area_id = (
+            session.scalar(select(Initiative.area_id).where(Initiative.id == item.initiative_id)) or area_id
+        )
+    return item, area_id
+
+
+def picker_areas(session: Session, scope: Scope) -> list[Area]:
+    """`app.staff.scope.areas_in_scope` without its `Result.tuples()` (deprecated in SQLAlchemy 2.1, and
+    warnings are errors in the tests): the areas in scope, gemeente first, then each wijk with its buurten."""
+    rows = session.scalars(select(Area).where(scope.clause(Area.id)).order_by(Area.code)).all()
+    wijk_codes = {
+        int(i): str(c) for i, c in session.execute(select(Area.id, Area.code).where(Area.kind == "wijk"))
+    }
+
+    def key(area: Area) -> tuple[int, str, int, str]:
+        if area.kind == "gemeente":
+            return (0, "", 0, area.code)
+        wijk = area.code if area.kind == "wijk" else wijk_codes.get(area.parent_id or 0, "")
+        return (1, wijk, int(area.kind == "buurt"), area.code)
+
+    return sorted(rows, key=key)
