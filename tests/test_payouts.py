@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ET
+from datetime import UTC
 from decimal import Decimal
 
 import xmlschema
@@ -385,3 +386,23 @@ def test_ledger_verify_command_passes_after_payouts(
         session.execute(update(Initiative).where(Initiative.id == centrum).values(paid_out_cents=0))
     broken = cli("ledger", "verify")
     assert broken.returncode != 0 and "Traceback" not in broken.stderr
+
+
+def test_a_file_the_schema_refuses_is_not_made() -> None:
+    from datetime import date, datetime
+
+    import pytest
+
+    from app.payouts.errors import FileNotValid
+    from app.payouts.sepa import Debtor, FileRow, pain001
+
+    debtor = Debtor(name="Gemeente Almelo", iban="NL20INGB0001234567", bic="INGBNL2A")
+    good = FileRow("BK-1-AB", 1, "Bankjes", "Buurtvereniging", GOOD_IBAN, 5_000, "Beheer", datetime.now(UTC))
+    xmlschema.XMLSchema(str(XSD)).validate(
+        pain001(debtor, [good], message_id="BK-TEST-1", execution_date=date.today())
+    )
+    bad = FileRow(
+        "BK-2-AB", 2, "Bankjes", "Buurtvereniging", "not an iban", 5_000, "Beheer", datetime.now(UTC)
+    )
+    with pytest.raises(FileNotValid):
+        pain001(debtor, [good, bad], message_id="BK-TEST-2", execution_date=date.today())

@@ -103,3 +103,17 @@ class BadFilter(InvalidInput):
     slug = "payout-bad-filter"
     message = "Dit filter bestaat niet. Kies een status uit de lijst."
     message_en = "This filter does not exist. Choose a status from the list."
+
+
+class FileNotValid(Conflict):
+    slug = "payout-file-not-valid"
+    title = "Betaalbestand niet gemaakt"
+    title_en = "Payment file not made"
+    message = (
+        "Het betaalbestand klopt niet met het SEPA-schema (pain.001), dus het is niet gemaakt. "
+        "Controleer de instellingen van de rekening van de gemeente en de namen van de rekeninghouders."
+    )
+    message_en = (
+        "The payment file does not match the SEPA schema (pain.001), so it was not made. "
+        "Check the settings of the municipality's account and the account holders' names."
+    )

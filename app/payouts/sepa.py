@@ -15,9 +15,10 @@ from datetime import date, datetime
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from sepaxml import SepaTransfer
+from sepaxml.validation import ValidationError
 
 from app.config import Settings
-from app.payouts.errors import DebtorNotSet
+from app.payouts.errors import DebtorNotSet, FileNotValid
 
 SCHEMA = "pain.001.001.03"
 NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
@@ -118,7 +119,10 @@ def pain001(debtor: Debtor, rows: Sequence[FileRow], *, message_id: str, executi
             }
         )
     _set_message_id(transfer, message_id)
-    return bytes(transfer.export(validate=True)).decode("utf-8")
+    try:
+        return bytes(transfer.export(validate=True)).decode("utf-8")
+    except ValidationError:
+        raise FileNotValid() from None
 
 
 def _set_message_id(transfer: SepaTransfer, message_id: str) -> None:
