@@ -216,6 +216,9 @@ def test_a_long_export_streams_in_batches(admin: TestClient, db: Database) -> No
     [
         {"from": "2027-13-01"},
         {"to": "gisteren"},
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31"},
+        {"from": "2027-02-30"},
         {"from": "2027-03-02", "to": "2027-03-01"},
         {"actor": "x" * 10_000},
         {"action": "a" * 81},

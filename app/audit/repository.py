@@ -24,6 +24,7 @@ from app.models import AuditEvent, StaffMember
 PER_PAGE = 50
 EXPORT_BATCH = 1000
 MAX_PAGE = 100_000
+FIRST_YEAR, LAST_YEAR = 1970, 2999  # beyond these a day has no moment in UTC to compare with
 _STAFF_ACTOR = re.compile(r"staff:(\d{1,18})")
 
 
@@ -73,7 +74,10 @@ def _day(params: Mapping[str, str], name: str, label: str, label_en: str) -> dat
     try:
         if len(value) != 10:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(value)
+        return day
     except ValueError:
         raise InvalidAuditFilter(
             f"{label} is geen datum. Schrijf de datum als JJJJ-MM-DD, bijvoorbeeld 2027-03-01.",

@@ -254,11 +254,7 @@ def build(session: Session, scope: Scope, *, period_id: int | None, area_code: s
             sum(giving.get((each.id, b), (0, 0))[1] for b in buurt_ids),
         )
         trend.append(point)
-    choices = [
-        (area.code, area.name, area.kind)
-        for area in sorted(areas, key=lambda a: (a.kind != AreaKind.gemeente, a.code))
-        if area.kind == AreaKind.gemeente or scope.allows(area.id)
-    ]
+    choices = _choices(areas, scope)
     return Dashboard(
         periods=periods,
         period=period,
@@ -269,6 +265,20 @@ def build(session: Session, scope: Scope, *, period_id: int | None, area_code: s
         rows=[figures[area.id] for area in rows_areas],
         trend=trend,
     )
+
+
+def _choices(areas: list[Area], scope: Scope) -> list[tuple[str, str, str]]:
+    """The gemeente first (for a director: the total over their wijken), then each wijk with its buurten."""
+    codes = {area.id: area.code for area in areas}
+
+    def key(area: Area) -> tuple[int, str, int, str]:
+        if area.kind == AreaKind.gemeente:
+            return (0, "", 0, area.code)
+        wijk = area.code if area.kind == AreaKind.wijk else codes.get(area.parent_id or 0, "")
+        return (1, wijk, int(area.kind == AreaKind.buurt), area.code)
+
+    pickable = [a for a in areas if a.kind == AreaKind.gemeente or scope.allows(a.id)]
+    return [(area.code, area.name, area.kind) for area in sorted(pickable, key=key)]
 
 
 def _per_period_buurt(
