@@ -109,6 +109,31 @@ def enter_paper_vouchers(
     one bad code does not undo the others. A batch stops after MAX_UNKNOWN_PER_POST unknown codes, and the
     client's (and everyone's) failed-attempt limit is checked before each code."""
     owned(session, initiative_id, account_id)
+    return spend_paper_vouchers(
+        session,
+        initiative_id,
+        codes,
+        actor=f"account:{account_id}",
+        settings=settings,
+        limiter=limiter,
+        client=client,
+        today=today,
+    )
+
+
+def spend_paper_vouchers(
+    session: Session,
+    initiative_id: int,
+    codes: list[str],
+    *,
+    actor: str,
+    settings: Settings,
+    limiter: FailureLimiter,
+    client: str,
+    today: date,
+) -> PaperVoucherBatch:
+    """`enter_paper_vouchers` for an actor the caller has already allowed to act on the initiative (the
+    owner, or a wijkregisseur at the wijkcentrum); audited under `actor`."""
     batch = PaperVoucherBatch(results=[], unknown=0)
     for code in codes:
         masked = _mask(code)
@@ -126,7 +151,7 @@ def enter_paper_vouchers(
                     amount_cents=None,
                     settings=settings,
                     today=today,
-                    actor=f"account:{account_id}",
+                    actor=actor,
                 )
             batch.results.append(PaperVoucherResult(masked, pledge.amount_cents))
         except AppError as error:
@@ -137,7 +162,7 @@ def enter_paper_vouchers(
             batch.results.append(PaperVoucherResult(masked, 0, error.detail, error.detail_en))
     record(
         session,
-        actor=f"account:{account_id}",
+        actor=actor,
         action="initiative.paper_vouchers",
         subject_type="initiative",
         subject_id=initiative_id,
@@ -161,6 +186,15 @@ def set_payout_account(
 ) -> str:
     """Store the (validated) IBAN and account holder for the payout of a funded initiative."""
     initiative = owned(session, initiative_id, account_id, for_update=True)
+    return store_payout_account(session, initiative, actor=f"account:{account_id}", iban=iban, holder=holder)
+
+
+def store_payout_account(
+    session: Session, initiative: Initiative, *, actor: str, iban: str, holder: str
+) -> str:
+    """`set_payout_account` for an initiative the caller has already fetched (locked) and allowed `actor`
+    to act on; audited under `actor`. Returns the IBAN formatted for display."""
+    initiative_id = initiative.id
     if initiative.status not in (InitiativeStatus.funded, InitiativeStatus.completed):
         raise TransitionNotAllowed(
             "Het rekeningnummer vult u in zodra het initiatief het doel heeft gehaald.",
@@ -179,6 +213,7 @@ def set_payout_account(
             "Vul de naam van de rekeninghouder in (2 tot 70 tekens).",
             "Enter the account holder's name (2 to 70 characters).",
         )
+    before = {"iban_last4": initiative.payout_iban[-4:]} if initiative.payout_iban else None
     session.execute(
         update(Initiative)
         .where(Initiative.id == initiative_id)
@@ -186,10 +221,11 @@ def set_payout_account(
     )
     record(
         session,
-        actor=f"account:{account_id}",
+        actor=actor,
         action="initiative.payout_account",
         subject_type="initiative",
         subject_id=initiative_id,
+        before=before,
         after={"iban_last4": checked.compact[-4:]},
     )
     return checked.formatted

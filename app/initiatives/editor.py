@@ -69,7 +69,7 @@ def check_organisers(organisers: Sequence[tuple[str, str]]) -> list[tuple[str, s
     return checked
 
 
-def _replace_organisers(session: Session, initiative_id: int, organisers: list[tuple[str, str]]) -> None:
+def replace_organisers(session: Session, initiative_id: int, organisers: list[tuple[str, str]]) -> None:
     session.execute(delete(Organiser).where(Organiser.initiative_id == initiative_id))
     if organisers:
         session.execute(
@@ -97,7 +97,7 @@ def create_draft(
         today=today,
         owner_account_id=account_id,
     )
-    _replace_organisers(session, initiative_id, checked)
+    replace_organisers(session, initiative_id, checked)
     return initiative_id
 
 
@@ -122,12 +122,26 @@ def update_draft(
     checked_organisers = check_organisers(organisers)
     session.execute(update(Initiative).where(Initiative.id == initiative_id).values(**checked.values))
     service.replace_budget_lines(session, initiative_id, checked.budget_lines)
-    _replace_organisers(session, initiative_id, checked_organisers)
+    replace_organisers(session, initiative_id, checked_organisers)
 
 
 def submit(session: Session, initiative_id: int, *, account_id: int, settings: Settings, today: date) -> None:
     """Send the initiative to the wijkregisseur, once it is complete enough to judge."""
     initiative = owned(session, initiative_id, account_id, for_update=True)
+    check_complete(session, initiative, settings=settings)
+    service.transition(
+        session,
+        initiative_id,
+        InitiativeStatus.submitted,
+        actor=f"account:{account_id}",
+        today=today,
+        settings=settings,
+    )
+
+
+def check_complete(session: Session, initiative: Initiative, *, settings: Settings) -> None:
+    """Refuse an initiative that is not yet complete enough for the wijkregisseur to judge (or publish)."""
+    initiative_id = initiative.id
     missing = []
     if len(initiative.summary.strip()) < 10:
         missing.append(("een korte samenvatting", "a short summary"))
@@ -146,14 +160,6 @@ def submit(session: Session, initiative_id: int, *, account_id: int, settings: S
             "Nog nodig voor het indienen: " + ", ".join(nl for nl, _ in missing) + ".",
             "Still needed before submitting: " + ", ".join(en for _, en in missing) + ".",
         )
-    service.transition(
-        session,
-        initiative_id,
-        InitiativeStatus.submitted,
-        actor=f"account:{account_id}",
-        today=today,
-        settings=settings,
-    )
 
 
 def withdraw(session: Session, initiative_id: int, *, account_id: int, reason: str, today: date) -> None:
