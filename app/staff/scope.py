@@ -68,7 +68,10 @@ def areas_in_scope(session: Session, scope: Scope) -> list[Area]:
     """The areas a staff member can pick (for forms and filters), gemeente first, then by code."""
     rows = session.scalars(select(Area).where(scope.clause(Area.id)).order_by(Area.code)).all()
     codes = {area.id: area.code for area in rows}
-    codes.update(session.execute(select(Area.id, Area.code).where(Area.kind == AreaKind.wijk)).tuples())
+    codes.update(
+        (area_id, code)
+        for area_id, code in session.execute(select(Area.id, Area.code).where(Area.kind == AreaKind.wijk))
+    )
 
     def key(area: Area) -> tuple[int, str, int, str]:
         if area.kind == AreaKind.gemeente:
