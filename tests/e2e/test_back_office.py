@@ -5,13 +5,26 @@ payout and marks it paid, and the dashboard shows its charts. Every page is chec
 from __future__ import annotations
 
 import pyotp
+import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
+from app.ledger.verify import verify_ledger
+from app.models import Payout, PayoutStatus
+from tests.e2e.conftest import LAPTOP, ContextFactory
 from tests.e2e.helpers import assert_accessible, guard_of, screenshot
 from tests.factories import World
-from tests.staff_helpers import STAFF_PASSWORD, make_staff
+from tests.payout_helpers import DEBTOR, funded
+from tests.staff_helpers import STAFF_PASSWORD, TOTP_SECRET, make_staff
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The municipality's own account is set, so payouts can be exported."""
+    return settings.model_copy(update=DEBTOR)
 
 
 def check(page: Page, name: str) -> None:
@@ -31,7 +44,9 @@ def sign_in(page: Page, email: str, *, secret: str | None = None) -> str:
         check(page, "enrol")
         secret = page.locator("code.buurtkas-staff-secret").inner_text().replace(" ", "")
     page.fill("#code", pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Bevestigen en inloggen" if secret is None else "Inloggen").click()
+    enrolling = page.locator("img.buurtkas-staff-qr").count() > 0
+    page.get_by_role("button", name="Bevestigen en inloggen" if enrolling else "Inloggen").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Goedendag")
     return secret
 
 
@@ -48,7 +63,56 @@ def test_director_enrols_and_signs_in(
     expect(laptop.get_by_role("alert")).to_contain_text("klopt niet")
     check(laptop, "login-error")
     sign_in(laptop, "regisseur@almelo.nl")
-    expect(laptop.get_by_role("heading", level=1)).to_contain_text("Goedendag")
     check(laptop, "home")
     laptop.get_by_role("button", name="Uitloggen").click()
     expect(laptop.get_by_role("status")).to_contain_text("uitgelogd")
+
+
+def test_payout_from_approval_to_paid_and_the_dashboard(
+    live_server: str,
+    new_phone: ContextFactory,
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    world: World,
+) -> None:
+    initiative_id = funded(client, db, settings, world.codes[:7], title="Bankjes bij de Schelf")
+    director_id = make_staff(db, settings, email="regisseur@almelo.nl")
+    admin_id = make_staff(db, settings, email="beheer@almelo.nl", role="admin", wijken=())
+    assert director_id != admin_id
+
+    director = new_phone(**LAPTOP)
+    sign_in(director, "regisseur@almelo.nl", secret=TOTP_SECRET)
+    director.get_by_role("link", name="Uitbetalingen").first.click()
+    expect(director.get_by_role("link", name="Bankjes bij de Schelf")).to_be_visible()
+    check(director, "payouts")
+    director.get_by_role("link", name="Bankjes bij de Schelf").click()
+    check(director, "payout-detail")
+    director.get_by_role("button", name="Keur uitbetaling").click()
+    expect(director.get_by_role("status").or_(director.get_by_role("alert")).first).to_be_visible()
+    with db.read() as session:
+        payout = session.scalar(select(Payout).where(Payout.initiative_id == initiative_id))
+        assert payout is not None and payout.status == PayoutStatus.approved
+
+    admin = new_phone(**LAPTOP)
+    sign_in(admin, "beheer@almelo.nl", secret=TOTP_SECRET)
+    admin.goto("/staff/payouts")
+    admin.get_by_role("button", name="Maak betaalbestand").click()
+    expect(admin.get_by_role("link", name="SEPA (XML)").first).to_be_visible()
+    check(admin, "payouts-exported")
+    admin.get_by_role("button", name="als betaald").first.click()
+    with db.read() as session:
+        payout = session.scalar(select(Payout).where(Payout.initiative_id == initiative_id))
+        assert payout is not None and payout.status == PayoutStatus.paid
+        assert verify_ledger(session).ok
+
+    admin.goto("/staff/dashboard")
+    expect(admin.locator("svg[role=img]").first).to_be_visible()
+    check(admin, "dashboard")
+    admin.goto("/staff/audit")
+    expect(admin.get_by_text("payout.paid").first).to_be_visible()
+    check(admin, "audit")
+    admin.goto("/staff/members")
+    check(admin, "members")
+    admin.goto("/staff/members/new")
+    check(admin, "member-new")
