@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
+from app.initiatives.service import transition
+from app.kit.clock import today
 from app.ledger.verify import verify_ledger
-from app.models import Payout, PayoutStatus
+from app.models import Initiative, InitiativeStatus, Payout, PayoutStatus
 from tests.e2e.conftest import LAPTOP, ContextFactory
 from tests.e2e.helpers import assert_accessible, guard_of, screenshot
-from tests.factories import World
+from tests.factories import World, make_initiative
 from tests.payout_helpers import DEBTOR, funded
 from tests.staff_helpers import STAFF_PASSWORD, TOTP_SECRET, make_staff
 
@@ -116,3 +118,32 @@ def test_payout_from_approval_to_paid_and_the_dashboard(
     check(admin, "members")
     admin.goto("/staff/members/new")
     check(admin, "member-new")
+
+
+def test_director_moderates_the_queue(
+    live_server: str, laptop: Page, db: Database, settings: Settings, world: World
+) -> None:
+    with db.write() as session:
+        initiative_id = make_initiative(
+            session, settings, publish=False, title="Moestuin achter het wijkcentrum"
+        )
+        transition(session, initiative_id, InitiativeStatus.submitted, actor="test", today=today())
+    make_staff(db, settings, email="regisseur@almelo.nl")
+    sign_in(laptop, "regisseur@almelo.nl", secret=TOTP_SECRET)
+    laptop.get_by_role("link", name="Initiatieven").first.click()
+    check(laptop, "queue")
+    laptop.get_by_role("link", name="Moestuin achter het wijkcentrum").first.click()
+    check(laptop, "moderate")
+    laptop.get_by_role("button", name="Goedkeuren en publiceren").click()
+    expect(laptop.get_by_role("status").or_(laptop.get_by_role("alert")).first).to_be_visible()
+    check(laptop, "moderated")
+    with db.read() as session:
+        assert session.scalar(select(Initiative.status).where(Initiative.id == initiative_id)) == "published"
+    laptop.goto("/staff/initiatives/new")
+    check(laptop, "on-behalf")
+    laptop.goto("/staff/news")
+    check(laptop, "news")
+    laptop.goto("/staff/news/new")
+    check(laptop, "news-new")
+    laptop.goto("/staff/vouchers")
+    check(laptop, "vouchers")
