@@ -6,7 +6,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Row, Table, any_, bindparam, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from app.models import Area, Household, LedgerAccount, Voucher, VoucherPeriod
@@ -75,8 +88,11 @@ def period_by_name(session: Session, name: str, *, for_update: bool = False) -> 
     return session.execute(statement).scalar_one_or_none()
 
 
-def households_without_voucher(session: Session, period_id: int) -> list[int]:
-    """Ids of active households that have no live voucher in the period, in mail-house order."""
+def _without_voucher(period_id: int | None) -> ColumnElement[bool]:
+    """The one rule for who gets a voucher when a period opens: active households without a live voucher
+    in it (for a period that does not exist yet: every active household)."""
+    if period_id is None:
+        return Household.active.is_(True)
     has_voucher = (
         select(Voucher.id)
         .where(
@@ -84,13 +100,60 @@ def households_without_voucher(session: Session, period_id: int) -> list[int]:
         )
         .exists()
     )
+    return and_(Household.active.is_(True), ~has_voucher)
+
+
+def households_without_voucher(session: Session, period_id: int) -> list[int]:
+    """Ids of active households that have no live voucher in the period, in mail-house order."""
     return list(
         session.scalars(
             select(Household.id)
-            .where(Household.active.is_(True), ~has_voucher)
+            .where(_without_voucher(period_id))
             .order_by(Household.postcode, Household.huisnummer, Household.huisletter, Household.toevoeging)
         )
     )
+
+
+def count_households_without_voucher(session: Session, period_id: int | None) -> int:
+    """How many households `households_without_voucher` gives (None: a period not opened yet)."""
+    return int(
+        session.scalar(select(func.count()).select_from(Household).where(_without_voucher(period_id))) or 0
+    )
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    id: int
+    name: str
+    starts_on: date
+    ends_on: date
+    value_cents: int
+    status: str
+    vouchers: int
+    """Live vouchers (one per household; replaced ones not counted)."""
+    replaced: int
+
+
+def period_overview(session: Session) -> list[PeriodRow]:
+    """Every period, newest start first, with its number of live and replaced vouchers."""
+    live = func.count(Voucher.id).filter(Voucher.is_current.is_(True))
+    replaced = func.count(Voucher.id).filter(Voucher.is_current.is_(None))
+    statement = (
+        select(
+            VoucherPeriod.id,
+            VoucherPeriod.name,
+            VoucherPeriod.starts_on,
+            VoucherPeriod.ends_on,
+            VoucherPeriod.value_cents,
+            VoucherPeriod.status,
+            live,
+            replaced,
+        )
+        .outerjoin(Voucher, Voucher.period_id == VoucherPeriod.id)
+        .group_by(VoucherPeriod.id)
+        .order_by(VoucherPeriod.starts_on.desc(), VoucherPeriod.id.desc())
+    )
+    return [PeriodRow(*row) for row in session.execute(statement)]
 
 
 def households_by_ids(session: Session, ids: list[int]) -> list[Row[Any]]:

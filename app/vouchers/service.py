@@ -109,21 +109,9 @@ def open_period(
     Idempotent: running it again with the same rules issues only to households added since. The face value
     and start are frozen once open; the end may only move later.
     """
-    name = name.strip()
-    if not 1 <= len(name) <= 80:
-        raise PeriodInvalid(
-            "De naam van de periode moet 1 tot 80 tekens hebben.",
-            "The period name must be 1 to 80 characters.",
-        )
-    if ends_on < starts_on:
-        raise PeriodInvalid("De einddatum ligt voor de begindatum.", "The end date is before the start date.")
-    if ends_on < today:
-        raise PeriodInvalid("De einddatum ligt in het verleden.", "The end date is in the past.")
-    if not 0 < value_cents <= MAX_VALUE_CENTS:
-        raise PeriodInvalid(
-            f"De waarde moet tussen 1 en {MAX_VALUE_CENTS} cent liggen.",
-            f"The value must be between 1 and {MAX_VALUE_CENTS} cents.",
-        )
+    name = check_period_input(
+        name=name, starts_on=starts_on, ends_on=ends_on, value_cents=value_cents, today=today
+    )
 
     period = repository.period_by_name(session, name, for_update=True)
     created = extended = False
@@ -152,22 +140,7 @@ def open_period(
         created = True
     else:
         period_id = period.id
-        if period.status != PeriodStatus.open:
-            raise PeriodRulesFrozen(
-                f"Periode {name!r} is al gesloten.", f"Period {name!r} is already closed."
-            )
-        if period.value_cents != value_cents or period.starts_on != starts_on:
-            raise PeriodRulesFrozen(
-                f"Periode {name!r} is al open met waarde {period.value_cents} cent en begin {period.starts_on}; "
-                "die liggen vast.",
-                f"Period {name!r} is already open with value {period.value_cents} cents and start "
-                f"{period.starts_on}; these are frozen.",
-            )
-        if ends_on < period.ends_on:
-            raise PeriodRulesFrozen(
-                f"De einddatum van {name!r} kan alleen later worden ({period.ends_on} of later).",
-                f"The end of {name!r} can only be extended ({period.ends_on} or later).",
-            )
+        check_frozen_rules(period, starts_on=starts_on, ends_on=ends_on, value_cents=value_cents)
         if ends_on > period.ends_on:
             session.execute(
                 update(VoucherPeriod).where(VoucherPeriod.id == period_id).values(ends_on=ends_on)
@@ -194,6 +167,84 @@ def open_period(
             after={"count": issued},
         )
     return PeriodOpenResult(period_id=period_id, created=created, issued=issued, extended=extended)
+
+
+def check_period_input(*, name: str, starts_on: date, ends_on: date, value_cents: int, today: date) -> str:
+    """The rules for a period's name, dates and value; returns the name stripped. PeriodInvalid otherwise."""
+    name = name.strip()
+    if not 1 <= len(name) <= 80:
+        raise PeriodInvalid(
+            "De naam van de periode moet 1 tot 80 tekens hebben.",
+            "The period name must be 1 to 80 characters.",
+        )
+    if ends_on < starts_on:
+        raise PeriodInvalid("De einddatum ligt voor de begindatum.", "The end date is before the start date.")
+    if ends_on < today:
+        raise PeriodInvalid("De einddatum ligt in het verleden.", "The end date is in the past.")
+    if not 0 < value_cents <= MAX_VALUE_CENTS:
+        raise PeriodInvalid(
+            f"De waarde moet tussen 1 en {MAX_VALUE_CENTS} cent liggen.",
+            f"The value must be between 1 and {MAX_VALUE_CENTS} cents.",
+        )
+    return name
+
+
+def check_frozen_rules(period: VoucherPeriod, *, starts_on: date, ends_on: date, value_cents: int) -> None:
+    """An open period keeps its value and start; its end only moves later. PeriodRulesFrozen otherwise."""
+    name = period.name
+    if period.status != PeriodStatus.open:
+        raise PeriodRulesFrozen(f"Periode {name!r} is al gesloten.", f"Period {name!r} is already closed.")
+    if period.value_cents != value_cents or period.starts_on != starts_on:
+        raise PeriodRulesFrozen(
+            f"Periode {name!r} is al open met waarde {period.value_cents} cent en begin {period.starts_on}; "
+            "die liggen vast.",
+            f"Period {name!r} is already open with value {period.value_cents} cents and start "
+            f"{period.starts_on}; these are frozen.",
+        )
+    if ends_on < period.ends_on:
+        raise PeriodRulesFrozen(
+            f"De einddatum van {name!r} kan alleen later worden ({period.ends_on} of later).",
+            f"The end of {name!r} can only be extended ({period.ends_on} or later).",
+        )
+
+
+@dataclass(frozen=True)
+class PeriodPreview:
+    name: str
+    households: int
+    """Exactly the households `open_period` would issue a voucher to now."""
+    value_cents: int
+    existing: bool
+    """The period is open already: opening it again tops it up (and may extend its end)."""
+
+    @property
+    def total_cents(self) -> int:
+        return self.households * self.value_cents
+
+
+def households_to_issue(session: Session, name: str) -> int:
+    """How many vouchers `open_period` issues for this period name now: the same rule as
+    `issue_missing_vouchers` (active households without a live voucher in the period)."""
+    period = repository.period_by_name(session, name.strip())
+    return repository.count_households_without_voucher(session, period.id if period is not None else None)
+
+
+def preview_period(
+    session: Session, *, name: str, starts_on: date, ends_on: date, value_cents: int, today: date
+) -> PeriodPreview:
+    """What opening this period would do, refused by the same rules as `open_period`; changes nothing."""
+    name = check_period_input(
+        name=name, starts_on=starts_on, ends_on=ends_on, value_cents=value_cents, today=today
+    )
+    period = repository.period_by_name(session, name)
+    if period is not None:
+        check_frozen_rules(period, starts_on=starts_on, ends_on=ends_on, value_cents=value_cents)
+    return PeriodPreview(
+        name=name,
+        households=households_to_issue(session, name),
+        value_cents=value_cents,
+        existing=period is not None,
+    )
 
 
 def issue_missing_vouchers(session: Session, *, period_id: int, value_cents: int, sink: CodeSink) -> int:
