@@ -1,39 +1,44 @@
-"""The back office for initiatives: the moderation queue and list, one initiative's page, the decisions
-(approve, send back, reject, stop) with the initiator's mail and the audit trail, creating an initiative on
-a resident's behalf, paper vouchers handed in at the wijkcentrum and the payout account of an initiative
-without an owner account.
+"""The back office for initiatives: the moderation queue and list, one initiative's page, and the decisions
+(approve, send back, reject, stop) with the initiator's mail and the audit trail.
 
 A wijkregisseur of WK014118 (Schelfhorst) never sees or changes anything in WK014110 (Binnenstad), by any of
 these routes, also with a forged form that carries a valid CSRF token; guessed ids answer 404 too. Refused
 decisions (409) and bad input (422) change nothing, and two directors deciding at once decide once.
+(Creating on a resident's behalf, paper vouchers and the payout account: test_staff_on_behalf.py.)
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.db import Database
-from app.initiatives import editor
-from app.initiatives.service import NewInitiative
-from app.kit.clock import today
 from app.ledger.verify import verify_ledger
 from app.models import (
     Account,
-    AuditEvent,
     Initiative,
     InitiativeStatus,
-    InitiativeTransition,
-    OutboxMessage,
     Pledge,
 )
 from tests.dbstate import snapshot
 from tests.factories import World, make_initiative
+from tests.moderation_helpers import (
+    ACTIONS,
+    GOOD_FORM,
+    VOLATILE,
+    act,
+    audit_rows,
+    binnenstad_director,
+    listed_ids,
+    mails_to,
+    schelfhorst_director,
+    status_of,
+    submitted,
+    token_of,
+    transitions,
+)
 from tests.pages_helpers import alert_text, form_fields, soup
 from tests.race_helpers import (
     assert_ledger_ok,
@@ -45,123 +50,12 @@ from tests.race_helpers import (
 )
 from tests.staff_helpers import make_staff, staff_browser
 
-TODAY = today()
-VOLATILE = ("rate_counters", "staff_sessions", "audit_events")
-"""What a refused request may still touch: counters, the staff session's idle time, the audit log."""
-ACTIONS = ("approve", "request-changes", "reject", "cancel", "paper-vouchers", "payout-account")
-GOOD_FORM = {
-    "reason": "Past niet in het beleid",
-    "message": "Graag een begroting per onderdeel",
-    "codes": "AAAA-BBBB-CCCC-DD",
-    "iban": "NL91ABNA0417164300",
-    "holder": "Buurtvereniging",
-}
-
-
-# ------------------------------------------------------------------------------------------- helpers
-
-
-def owner(db: Database, email: str) -> int:
-    with db.write() as session:
-        return int(
-            session.execute(
-                insert(Account).values(email=email, display_name="", locale="nl").returning(Account.id)
-            ).scalar_one()
-        )
-
-
-def submitted(
-    db: Database, settings: Settings, *, title: str = "Bloembakken in de straat", email: str | None = None
-) -> int:
-    """A submitted initiative in buurt BU01411000 (wijk WK014110), owned by an account with `email`."""
-    account_id = owner(db, email or f"{title.split()[0].lower()}-{abs(hash(title)) % 10_000}@example.org")
-    data = NewInitiative(
-        title=title,
-        area_code="BU01411000",
-        target_cents=5_000,
-        deadline=TODAY + timedelta(days=30),
-        summary="Bloembakken voor de hele straat.",
-        description="Wij willen **bloembakken** neerzetten, met de buren samen, en ze het hele jaar verzorgen.",
-        category="groen",
-        initiator_name="Joyce",
-        budget_lines=(("Bakken", 3_000), ("Planten", 2_000)),
-    )
-    with db.write() as session:
-        initiative_id = editor.create_draft(
-            session,
-            data,
-            [("Piet Buur", "piet@example.org")],
-            account_id=account_id,
-            settings=settings,
-            today=TODAY,
-        )
-        editor.submit(session, initiative_id, account_id=account_id, settings=settings, today=TODAY)
-    return initiative_id
-
-
-def status_of(db: Database, initiative_id: int) -> str:
-    with db.read() as session:
-        return str(session.scalar(select(Initiative.status).where(Initiative.id == initiative_id)))
-
-
-def act(browser: TestClient, initiative_id: int, action: str, **values: str) -> Any:
-    """Open the initiative's page and send the form for `action` with `values`."""
-    page = browser.get(f"/staff/initiatives/{initiative_id}")
-    assert page.status_code == 200, page.text
-    fields = form_fields(page, f"/staff/initiatives/{initiative_id}/{action}")
-    return browser.post(
-        f"/staff/initiatives/{initiative_id}/{action}", data={**fields, **values}, follow_redirects=False
-    )
-
-
-def token_of(browser: TestClient) -> str:
-    return form_fields(browser.get("/staff"), "/staff/logout")["csrf_token"]
-
-
-def audit_rows(db: Database, action: str, initiative_id: int) -> list[AuditEvent]:
-    with db.read() as session:
-        return list(
-            session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.action == action,
-                    AuditEvent.subject_type == "initiative",
-                    AuditEvent.subject_id == str(initiative_id),
-                )
-            )
-        )
-
-
-def transitions(db: Database, initiative_id: int) -> list[tuple[str | None, str, str, str]]:
-    with db.read() as session:
-        return [
-            (t.from_status, t.to_status, t.actor, t.reason)
-            for t in session.scalars(
-                select(InitiativeTransition)
-                .where(InitiativeTransition.initiative_id == initiative_id)
-                .order_by(InitiativeTransition.id)
-            )
-        ]
-
-
-def mails_to(db: Database, address: str) -> list[OutboxMessage]:
-    with db.read() as session:
-        return list(
-            session.scalars(
-                select(OutboxMessage).where(OutboxMessage.to_address == address).order_by(OutboxMessage.id)
-            )
-        )
-
-
-def listed_ids(response: Any, caption_id: str) -> list[int]:
-    table = soup(response).find(id=caption_id)
-    if table is None:
-        return []
-    return [int(str(tr["data-initiative"])) for tr in table.find_parent("table").select("tbody tr")]
+# ------------------------------------------------------------------------------------- queue and list
 
 
 @pytest.fixture
 def director_id(db: Database, settings: Settings, world: World) -> int:
-    return make_staff(db, settings, email="binnenstad@almelo.nl", wijken=("WK014110",))
+    return binnenstad_director(db, settings)
 
 
 @pytest.fixture
@@ -171,13 +65,7 @@ def director(client: TestClient, db: Database, director_id: int) -> TestClient:
 
 @pytest.fixture
 def outsider(client: TestClient, db: Database, settings: Settings, world: World) -> TestClient:
-    """A wijkregisseur of WK014118 only."""
-    return staff_browser(
-        client, db, make_staff(db, settings, email="schelfhorst@almelo.nl", wijken=("WK014118",))
-    )
-
-
-# ------------------------------------------------------------------------------------- queue and list
+    return schelfhorst_director(client, db, settings)
 
 
 def test_the_queue_lists_submitted_initiatives_in_scope_oldest_first(
@@ -451,189 +339,6 @@ def test_staff_pages_need_a_signed_in_staff_member(client: TestClient, world: Wo
     for path in ("/staff/initiatives", f"/staff/initiatives/{world.initiative_id}", "/staff/initiatives/new"):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/staff/login")
-
-
-# ------------------------------------------------------------------------------------ on behalf
-
-
-def on_behalf_form(browser: TestClient, **values: str) -> dict[str, str]:
-    fields = form_fields(browser.get("/staff/initiatives/new"), "/staff/initiatives/new")
-    fields.update(
-        {
-            "initiator_name": "Mevrouw De Vries",
-            "title": "Koffieochtend in het buurthuis",
-            "summary": "Elke week koffie voor de buurt.",
-            "description": "Een jaar lang elke dinsdag koffie en thee in het buurthuis, voor iedereen.",
-            "category": "ontmoeten",
-            "area": "BU01411001",
-            "target": "120",
-            "deadline": (TODAY + timedelta(days=40)).isoformat(),
-            "line_text_0": "Koffie en thee",
-            "line_amount_0": "80",
-            "line_text_1": "Koekjes",
-            "line_amount_1": "40",
-            "organiser_name_0": "Jan Buur",
-            "organiser_email_0": "jan@example.org",
-            "save_as": "submitted",
-        }
-    )
-    fields.update(values)
-    return fields
-
-
-def initiative_count(db: Database) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(Initiative)) or 0)
-
-
-@pytest.mark.parametrize("save_as", ["submitted", "published"])
-def test_a_director_creates_an_initiative_on_behalf_of_a_resident(
-    director: TestClient, director_id: int, db: Database, save_as: str
-) -> None:
-    form_page = director.get("/staff/initiatives/new")
-    areas = [o["value"] for o in soup(form_page).select("select[name=area] option") if o["value"]]
-    assert areas == ["WK014110", "BU01411000", "BU01411001"], "only areas within the director's wijken"
-    done = director.post(
-        "/staff/initiatives/new", data=on_behalf_form(director, save_as=save_as), follow_redirects=False
-    )
-    assert done.status_code == 303, alert_text(done)
-    initiative_id = int(done.headers["location"].rsplit("/", 1)[1])
-    with db.read() as session:
-        row = session.execute(select(Initiative).where(Initiative.id == initiative_id)).scalar_one()
-    assert row.owner_account_id is None and row.created_by_staff_id == director_id
-    assert (row.status, row.initiator_name, row.target_cents) == (save_as, "Mevrouw De Vries", 12_000)
-    actor = f"staff:{director_id}"
-    assert [(t[1], t[2]) for t in transitions(db, initiative_id)] == [
-        ("draft", actor),
-        ("submitted", actor),
-        *([("published", actor)] if save_as == "published" else []),
-    ]
-    [event] = audit_rows(db, "initiative.created_by_staff", initiative_id)
-    assert event.actor == actor and "Mevrouw De Vries" in str(event.after)
-    queue = listed_ids(director.get("/staff/initiatives"), "queue-caption")
-    assert (initiative_id in queue) == (save_as == "submitted")
-    page = director.get(f"/staff/initiatives/{initiative_id}")
-    assert "ingevoerd door Binnenstad namens de bewoner" in soup(page).get_text(" ", strip=True)
-
-
-def test_creating_on_behalf_refuses_bad_input_and_saves_nothing(
-    director: TestClient, db: Database, world: World
-) -> None:
-    before = snapshot(db, skip=VOLATILE)
-    cases = {
-        "target": {"target": "honderd"},
-        "unknown area": {"area": "BU99999999"},
-        "area outside scope": {"area": "BU01411800"},
-        "gemeente without grant": {"area": "GM0141"},
-        "no name": {"initiator_name": ""},
-        "budget does not add up": {"line_amount_1": "10"},
-        "no budget": {"line_text_0": "", "line_amount_0": "", "line_text_1": "", "line_amount_1": ""},
-        "no choice": {"save_as": "weet-niet"},
-        "bad organiser": {"organiser_email_0": "geen-adres"},
-        "title": {"title": ""},
-    }
-    for name, values in cases.items():
-        answer = director.post(
-            "/staff/initiatives/new", data=on_behalf_form(director, **values), follow_redirects=False
-        )
-        assert answer.status_code == 422, (name, answer.status_code)
-        assert alert_text(answer), name
-        assert soup(answer).find("input", attrs={"name": "initiator_name"})["value"] == values.get(
-            "initiator_name", "Mevrouw De Vries"
-        ), name
-    assert snapshot(db, skip=VOLATILE) == before
-
-
-# --------------------------------------------------------------------------------- paper vouchers
-
-
-def test_paper_vouchers_at_the_wijkcentrum_spend_each_code_once(
-    director: TestClient, director_id: int, db: Database, world: World
-) -> None:
-    codes = [world.codes[0], world.codes[1].lower().replace("-", " "), "AAAA-BBBB-CCCC-DD", world.codes[0]]
-    page = act(director, world.initiative_id, "paper-vouchers", codes="\n".join(codes))
-    assert page.status_code == 200
-    rows = [
-        tr.get_text(" ", strip=True)
-        for tr in soup(page).find(id="paper-caption").find_parent("table").select("tbody tr")
-    ]
-    assert len(rows) == 4
-    assert "€ 7,50 gegeven" in rows[0] and "€ 7,50 gegeven" in rows[1]
-    assert "geen geldige vouchercode" in rows[2]
-    assert "al helemaal gegeven" in rows[3]
-    assert world.codes[0] not in page.text and rows[0].startswith("…")
-    assert pledged_cents(db, world.initiative_id) == 1_500
-    [event] = audit_rows(db, "initiative.paper_vouchers", world.initiative_id)
-    assert event.actor == f"staff:{director_id}" and world.codes[0] not in str(event.after)
-    again = act(director, world.initiative_id, "paper-vouchers", codes=world.codes[1])
-    assert "al helemaal gegeven" in soup(again).find(id="paper-caption").find_parent("table").get_text()
-    assert pledged_cents(db, world.initiative_id) == 1_500
-    assert [voucher_balance(db, c) for c in world.codes[:2]] == [0, 0]
-    assert_ledger_ok(db)
-
-
-def test_paper_vouchers_only_for_a_published_initiative(
-    director: TestClient, db: Database, settings: Settings, world: World
-) -> None:
-    plan = submitted(db, settings)
-    token = token_of(director)
-    before = snapshot(db, skip=VOLATILE)
-    answer = director.post(
-        f"/staff/initiatives/{plan}/paper-vouchers", data={"csrf_token": token, "codes": world.codes[0]}
-    )
-    assert answer.status_code == 409 and "gepubliceerd" in alert_text(answer)
-    empty = director.post(
-        f"/staff/initiatives/{world.initiative_id}/paper-vouchers", data={"csrf_token": token, "codes": " "}
-    )
-    assert empty.status_code == 422
-    assert snapshot(db, skip=VOLATILE) == before
-
-
-# --------------------------------------------------------------------------------- payout account
-
-
-def test_the_director_gives_the_payout_account_for_an_initiative_without_owner(
-    director: TestClient, director_id: int, db: Database, settings: Settings, world: World
-) -> None:
-    done = director.post(
-        "/staff/initiatives/new", data=on_behalf_form(director, save_as="published"), follow_redirects=False
-    )
-    initiative_id = int(done.headers["location"].rsplit("/", 1)[1])
-    page = director.get(f"/staff/initiatives/{initiative_id}")
-    assert (
-        soup(page).find("form", attrs={"action": f"/staff/initiatives/{initiative_id}/payout-account"})
-        is None
-    )
-    with db.write() as session:
-        session.execute(update(Initiative).where(Initiative.id == initiative_id).values(status="funded"))
-    wrong = act(
-        director, initiative_id, "payout-account", iban="NL91 ABNA 0417 1643 01", holder="Mevrouw De Vries"
-    )
-    assert wrong.status_code == 422 and "IBAN klopt niet" in alert_text(wrong)
-    no_holder = act(director, initiative_id, "payout-account", iban="NL91 ABNA 0417 1643 00", holder="x" * 71)
-    assert no_holder.status_code == 422
-    right = act(
-        director, initiative_id, "payout-account", iban="nl91 abna 0417 1643 00", holder="Mevrouw De Vries"
-    )
-    assert right.status_code == 303
-    with db.read() as session:
-        row = session.execute(select(Initiative).where(Initiative.id == initiative_id)).scalar_one()
-    assert (row.payout_iban, row.payout_account_holder) == ("NL91ABNA0417164300", "Mevrouw De Vries")
-    [event] = audit_rows(db, "initiative.payout_account", initiative_id)
-    assert event.actor == f"staff:{director_id}" and "4300" in str(event.after)
-    # an initiative whose initiator has an account: they give it themselves
-    with db.write() as session:
-        session.execute(
-            update(Initiative)
-            .where(Initiative.id == world.initiative_id)
-            .values(status="funded", owner_account_id=owner(db, "eigen@example.org"))
-        )
-    token = token_of(director)
-    refused = director.post(
-        f"/staff/initiatives/{world.initiative_id}/payout-account",
-        data={"csrf_token": token, "iban": "NL91ABNA0417164300", "holder": "Iemand"},
-    )
-    assert refused.status_code == 409
 
 
 # ------------------------------------------------------------------------------------------- races
