@@ -32,6 +32,7 @@ from app.kit.http import client_address
 from app.mail.dispatch import schedule_send
 from app.models import AreaKind, InitiativeStatus
 from app.staff.deps import StaffContext, require_staff
+from app.staff.scope import areas_in_scope
 from app.templating import render
 from app.web.forms import error_message, field, read_form
 from app.web.session import clear_flash, locale_of, read_flash, set_flash
@@ -59,7 +60,7 @@ def initiatives(request: Request, staff: StaffContext = Depends(require_staff)) 
     errors: list[str] = []
     english = locale_of(request) == "en"
     with request.app.state.db.read() as session:
-        area_options = queries.picker_areas(session, staff.scope)
+        area_options = areas_in_scope(session, staff.scope)
         by_code = {area.code: area for area in area_options}
         area_ids = None
         if area_code:
@@ -140,7 +141,7 @@ def _form_page(
     request: Request, staff: StaffContext, raw: dict[str, Any], *, error: str | None = None, status: int = 200
 ) -> Response:
     with request.app.state.db.read() as session:
-        area_options = queries.picker_areas(session, staff.scope)
+        area_options = areas_in_scope(session, staff.scope)
     settings = request.app.state.settings
     context = {
         "raw": raw,

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     Account,
     Area,
-    AreaKind,
     Initiative,
     InitiativeStatus,
     InitiativeTransition,
@@ -198,23 +197,3 @@ def open_pledges(session: Session, initiative_id: int) -> tuple[int, int]:
 
 def area_of(session: Session, area_id: int) -> Area:
     return session.execute(select(Area).where(Area.id == area_id)).scalar_one()
-
-
-def picker_areas(session: Session, scope: Scope) -> list[Area]:
-    """The areas in the scope for pickers and filters: gemeente first, then each wijk with its buurten.
-
-    The same as `app.staff.scope.areas_in_scope`, which uses `Result.tuples()` (deprecated in SQLAlchemy
-    2.1; warnings are errors in the tests); use that one again once it is fixed."""
-    rows = session.scalars(select(Area).where(scope.clause(Area.id)).order_by(Area.code)).all()
-    wijk_codes = {
-        int(i): str(c)
-        for i, c in session.execute(select(Area.id, Area.code).where(Area.kind == AreaKind.wijk))
-    }
-
-    def key(area: Area) -> tuple[int, str, int, str]:
-        if area.kind == AreaKind.gemeente:
-            return (0, "", 0, area.code)
-        wijk = area.code if area.kind == AreaKind.wijk else wijk_codes.get(area.parent_id or 0, "")
-        return (1, wijk, int(area.kind == AreaKind.buurt), area.code)
-
-    return sorted(rows, key=key)

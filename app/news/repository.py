@@ -119,20 +119,3 @@ def get_with_scope_area(
             session.scalar(select(Initiative.area_id).where(Initiative.id == item.initiative_id)) or area_id
         )
     return item, area_id
-
-
-def picker_areas(session: Session, scope: Scope) -> list[Area]:
-    """`app.staff.scope.areas_in_scope` without its `Result.tuples()` (deprecated in SQLAlchemy 2.1, and
-    warnings are errors in the tests): the areas in scope, gemeente first, then each wijk with its buurten."""
-    rows = session.scalars(select(Area).where(scope.clause(Area.id)).order_by(Area.code)).all()
-    wijk_codes = {
-        int(i): str(c) for i, c in session.execute(select(Area.id, Area.code).where(Area.kind == "wijk"))
-    }
-
-    def key(area: Area) -> tuple[int, str, int, str]:
-        if area.kind == "gemeente":
-            return (0, "", 0, area.code)
-        wijk = area.code if area.kind == "wijk" else wijk_codes.get(area.parent_id or 0, "")
-        return (1, wijk, int(area.kind == "buurt"), area.code)
-
-    return sorted(rows, key=key)

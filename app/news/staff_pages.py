@@ -25,6 +25,7 @@ from app.news import repository, service
 from app.news.repository import StaffNewsFilter
 from app.news.service import NewsInvalid, PostInput
 from app.staff.deps import StaffContext, require_staff
+from app.staff.scope import areas_in_scope
 from app.templating import render
 from app.web.forms import error_message, field, read_form, read_upload_form, safe_next, uploaded_bytes
 from app.web.session import clear_flash, read_flash, set_flash
@@ -93,7 +94,7 @@ def news_list(request: Request, staff: StaffContext = Depends(require_staff)) ->
     now = utcnow()
     with request.app.state.db.read() as session:
         rows, has_next = repository.staff_page(session, staff.scope, found, now=now, page=page)
-        areas = repository.picker_areas(session, staff.scope)
+        areas = areas_in_scope(session, staff.scope)
     inputs = _inputs(found)
     flash = read_flash(request)
     context = {
@@ -144,7 +145,7 @@ def _form_page(
     error: AppError | None = None,
 ) -> Response:
     with request.app.state.db.read() as session:
-        areas = repository.picker_areas(session, staff.scope)
+        areas = areas_in_scope(session, staff.scope)
     context = {
         "values": values,
         "item": item,
