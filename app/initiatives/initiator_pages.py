@@ -43,7 +43,7 @@ def _euros(text: str, what_nl: str, what_en: str) -> int:
         ) from None
 
 
-def _parse(form: FormData) -> tuple[NewInitiative, list[tuple[str, str]], dict[str, Any]]:
+def parse_initiative_form(form: FormData) -> tuple[NewInitiative, list[tuple[str, str]], dict[str, Any]]:
     """The initiative and organisers from the form, and the raw values to show the form again."""
     raw: dict[str, Any] = {
         name: field(form, name, limit)
@@ -214,7 +214,7 @@ def _save(request: Request, account: Account, form: FormData, initiative_id: int
     day = today()
     raw: dict[str, Any] = {}
     try:
-        data, organisers, raw = _parse(form)
+        data, organisers, raw = parse_initiative_form(form)
 
         def work(session: Session) -> int:
             if initiative_id is None:

@@ -25,7 +25,12 @@ from app.initiatives import moderation, repository
 from app.initiatives import staff_repository as queries
 from app.initiatives.categories import CATEGORIES, STATUSES
 from app.initiatives.errors import InitiativeInvalid
-from app.initiatives.initiator_pages import BUDGET_ROWS, ORGANISER_ROWS, _parse, read_form_large
+from app.initiatives.initiator_pages import (
+    BUDGET_ROWS,
+    ORGANISER_ROWS,
+    parse_initiative_form,
+    read_form_large,
+)
 from app.initiatives.uploads import MAX_PHOTOS
 from app.kit.clock import today
 from app.kit.http import client_address
@@ -184,7 +189,7 @@ async def create(request: Request, staff: StaffContext = Depends(require_staff))
 
     def work() -> int:
         nonlocal raw
-        data, organisers, raw = _parse(form)
+        data, organisers, raw = parse_initiative_form(form)
         raw["save_as"] = save_as
         if save_as not in ("submitted", "published"):
             raise InitiativeInvalid(
