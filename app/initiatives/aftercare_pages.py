@@ -97,14 +97,29 @@ async def paper_vouchers(
     return await run_in_threadpool(_paper_vouchers, request, account, initiative_id, codes_text)
 
 
-def _paper_vouchers(request: Request, account: Account, initiative_id: int, codes_text: str) -> Response:
+def paper_voucher_results(
+    request: Request, enter: Callable[[Session, str], aftercare.PaperVoucherBatch]
+) -> list[tuple[str, int, str]]:
+    """Run `enter(session, client)` in one write transaction, count its unknown codes against the client
+    (after the commit: the limiter writes in its own transaction) and give each code's result in the page's
+    language. An AppError from `enter` propagates; nothing was spent then."""
     state = request.app.state
     client = client_address(request)
+    batch = state.db.run_write(lambda session: enter(session, client))
+    for _ in range(batch.unknown):
+        state.code_limiter.record_failure(client)
+    english = locale_of(request) == "en"
+    return [(r.masked_code, r.amount_cents, r.problem_en if english else r.problem_nl) for r in batch.results]
+
+
+def _paper_vouchers(request: Request, account: Account, initiative_id: int, codes_text: str) -> Response:
+    state = request.app.state
     try:
         codes = aftercare.split_codes(codes_text)
-        batch = state.db.run_write(
-            lambda s: aftercare.enter_paper_vouchers(
-                s,
+        results = paper_voucher_results(
+            request,
+            lambda session, client: aftercare.enter_paper_vouchers(
+                session,
                 initiative_id,
                 codes,
                 account_id=account.id,
@@ -112,7 +127,7 @@ def _paper_vouchers(request: Request, account: Account, initiative_id: int, code
                 limiter=state.code_limiter,
                 client=client,
                 today=today(),
-            )
+            ),
         )
     except AppError as error:
         if error.status in (404, 429):
@@ -120,12 +135,6 @@ def _paper_vouchers(request: Request, account: Account, initiative_id: int, code
         return overview_page(
             request, account, initiative_id, error=error_message(request, error), status=error.status
         )
-    for _ in range(batch.unknown):  # after the commit: the limiter writes in its own transaction
-        state.code_limiter.record_failure(client)
-    english = locale_of(request) == "en"
-    results = [
-        (r.masked_code, r.amount_cents, r.problem_en if english else r.problem_nl) for r in batch.results
-    ]
     return overview_page(request, account, initiative_id, paper_results=results)
 
 

@@ -23,6 +23,7 @@ from app.areas import repository as areas
 from app.errors import AppError
 from app.initiatives import moderation, repository
 from app.initiatives import staff_repository as queries
+from app.initiatives.aftercare_pages import paper_voucher_results
 from app.initiatives.categories import CATEGORIES, STATUSES
 from app.initiatives.errors import InitiativeInvalid
 from app.initiatives.initiator_pages import (
@@ -33,7 +34,6 @@ from app.initiatives.initiator_pages import (
 )
 from app.initiatives.uploads import MAX_PHOTOS
 from app.kit.clock import today
-from app.kit.http import client_address
 from app.mail.dispatch import schedule_send
 from app.models import AreaKind, InitiativeStatus
 from app.staff.deps import StaffContext, require_staff
@@ -381,10 +381,10 @@ async def paper_vouchers(
 
 def _paper_vouchers(request: Request, staff: StaffContext, initiative_id: int, codes_text: str) -> Response:
     state = request.app.state
-    client = client_address(request)
     try:
-        batch = state.db.run_write(
-            lambda session: moderation.paper_vouchers(
+        results = paper_voucher_results(
+            request,
+            lambda session, client: moderation.paper_vouchers(
                 session,
                 staff.scope,
                 initiative_id,
@@ -394,7 +394,7 @@ def _paper_vouchers(request: Request, staff: StaffContext, initiative_id: int, c
                 limiter=state.code_limiter,
                 client=client,
                 today=today(),
-            )
+            ),
         )
     except AppError as error:
         if error.status in (404, 429):
@@ -402,10 +402,4 @@ def _paper_vouchers(request: Request, staff: StaffContext, initiative_id: int, c
         return _detail_page(
             request, staff, initiative_id, error=error_message(request, error), status=error.status
         )
-    for _ in range(batch.unknown):  # after the commit: the limiter writes in its own transaction
-        state.code_limiter.record_failure(client)
-    english = locale_of(request) == "en"
-    results = [
-        (r.masked_code, r.amount_cents, r.problem_en if english else r.problem_nl) for r in batch.results
-    ]
     return _detail_page(request, staff, initiative_id, paper_results=results)
