@@ -75,8 +75,13 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=15_000, gt=0)
 
     stripe_api_key: str = ""
+    """Empty: donations are switched off (the button is hidden, the routes answer 404)."""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
+    """Where the Stripe SDK sends its requests; empty: Stripe itself. Tests point it at a local fake."""
+    stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    donation_min_cents: int = Field(default=100, gt=0)
+    donation_max_cents: int = Field(default=50_000, gt=0)
     smtp_url: str = ""
     """`smtp://user:pass@host:port`, `smtp+starttls://…` or `smtps://…`; empty: mail stays in the outbox."""
     mail_from: str = "Buurtkas <noreply@buurtkas.localhost>"
@@ -113,9 +118,20 @@ class Settings(BaseSettings):
             self.secret_key = DEV_SECRET_KEY
         elif self.environment == Environment.production and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production.")
+        if self.stripe_api_key and not self.stripe_webhook_secret:
+            raise ValueError(
+                "STRIPE_API_KEY is set but STRIPE_WEBHOOK_SECRET is not: without it no payment can be"
+                " confirmed. Set the endpoint's signing secret (whsec_…) from Stripe's dashboard."
+            )
+        if self.donation_min_cents > self.donation_max_cents:
+            raise ValueError("DONATION_MIN_CENTS is larger than DONATION_MAX_CENTS.")
         if self.initiative_min_target_cents > self.initiative_max_target_cents:
             raise ValueError("INITIATIVE_MIN_TARGET_CENTS is larger than INITIATIVE_MAX_TARGET_CENTS.")
         return self
+
+    @property
+    def donations_enabled(self) -> bool:
+        return bool(self.stripe_api_key)
 
     @property
     def is_sqlite(self) -> bool:

@@ -19,6 +19,10 @@ from app.areas.pages import router as area_pages
 from app.audit.pages import router as audit_pages
 from app.config import Settings, get_settings
 from app.db import Database
+from app.donations.api import router as donations_router
+from app.donations.gateway import build_gateway
+from app.donations.pages import router as donation_pages
+from app.donations.staff_pages import router as donation_staff_pages
 from app.errors import install_error_handlers
 from app.initiatives.aftercare_pages import router as aftercare_pages
 from app.initiatives.api import router as initiatives_router
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.media_dir.mkdir(parents=True, exist_ok=True)
         app.state.settings = settings
         app.state.db = database
+        # None when no STRIPE_API_KEY is set: the donate button is hidden and the donation routes answer 404.
+        app.state.stripe = build_gateway(settings)
         app.state.code_limiter = FailureLimiter(
             database,
             FailureLimit(
@@ -95,6 +101,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(initiatives_router)
     app.include_router(vouchers_router)
     app.include_router(pledges_router)
+    app.include_router(donations_router)
     for pages in (
         site_pages,
         voucher_pages,
@@ -113,6 +120,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         audit_pages,
         report_staff_pages,
         staff_member_pages,
+        donation_pages,
+        donation_staff_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

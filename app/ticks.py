@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import purge_expired as purge_expired_sign_ins
 from app.db import Database
+from app.donations import events as stripe_events
+from app.donations.gateway import build_gateway
+from app.donations.refunds import RefundReport, process_refunds
 from app.initiatives.notifications import remind_deadlines
 from app.initiatives.service import expire_past_deadline
 from app.kit.ratelimit import purge_old_windows
@@ -30,6 +33,8 @@ class TickReport:
     deadline_reminders: int = 0
     tokens_purged: int = 0
     mail: SendReport = field(default_factory=SendReport)
+    events_retried: int = 0
+    refunds: RefundReport | None = None
 
     def summary(self) -> str:
         if not self.ran:
@@ -43,6 +48,10 @@ class TickReport:
         ]
         parts.append(f"{self.counters_purged} old rate counters purged")
         parts.append(f"{self.sessions_purged} expired sessions and {self.tokens_purged} used links removed")
+        if self.events_retried:
+            parts.append(f"{self.events_retried} Stripe event(s) retried")
+        if self.refunds is not None:
+            parts.append(self.refunds.summary())
         parts.append(self.mail.summary())
         return "tick: " + "; ".join(parts)
 
@@ -67,11 +76,17 @@ def run_tick(db: Database, *, today: date, actor: str) -> TickReport:
         report.periods_closed = expire_ended_periods(session, today=today, actor=actor)
         report.sessions_purged, report.tokens_purged = purge_expired_sign_ins(session)
         report.sessions_purged += purge_staff_sessions(session)
+        stripe_events.purge_signatures(session, db.settings)
         return report
 
     report = db.run_write(work)
     if report.ran:
         report.counters_purged = purge_old_windows(db)
+        # Stripe calls happen outside any transaction; each answer is booked in its own.
+        gateway = build_gateway(db.settings)
+        if gateway is not None:
+            report.events_retried = stripe_events.process_pending(db)
+            report.refunds = process_refunds(db, gateway)
         # Last, after the work above committed: whatever it wrote to the outbox goes out in this tick.
         report.mail = send_due(db, db.settings)
     return report

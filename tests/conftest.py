@@ -15,6 +15,7 @@ from tests.databases import PostgresFactory, SqliteFactory, test_settings
 from tests.dbstate import empty_postgres_database
 from tests.factories import World, build_world
 from tests.mailserver import smtp_server  # noqa: F401  # the fixture, for every test module
+from tests.stripe_fixtures import stripe, stripe_server  # noqa: F401  # likewise
 
 BACKENDS = ["sqlite", "postgresql"]
 

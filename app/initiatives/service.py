@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.areas import repository as areas
 from app.audit.service import record
 from app.config import Settings
+from app.donations.refunds import queue_refunds
 from app.initiatives import notifications, repository, states
 from app.initiatives.errors import InitiativeInvalid, InitiativeNotFound, TransitionNotAllowed
 from app.kit.money import format_cents
@@ -182,6 +183,7 @@ def transition(
     _record_transition(session, initiative_id, source, target, actor=actor, reason=reason)
     if target in states.ENDS_UNFUNDED:
         return_pledges(session, initiative_id, today=today)
+        queue_refunds(session, initiative_id)
     if settings is not None and target in notifications.NOTIFIED:
         notifications.notify_owner(session, settings, initiative_id, target, reason)
 

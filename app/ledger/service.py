@@ -99,6 +99,7 @@ _TRANSFER = insert(transfers).values(
     amount_cents=bindparam("amount"),
     kind=bindparam("kind"),
     pledge_id=bindparam("pledge_id"),
+    donation_id=bindparam("donation_id"),
     created_at=bindparam("now", type_=UTCDateTime()),
 )
 _REACHES = (
@@ -135,6 +136,7 @@ def transfer(
     amount_cents: int,
     kind: TransferKind,
     pledge_id: int | None = None,
+    donation_id: int | None = None,
 ) -> int:
     """Move `amount_cents` from one account to another; returns the debit account's new balance."""
     if amount_cents <= 0:
@@ -154,6 +156,7 @@ def transfer(
             "amount": amount_cents,
             "kind": str(kind),
             "pledge_id": pledge_id,
+            "donation_id": donation_id,
             "now": utcnow(),
         },
     )
@@ -287,4 +290,72 @@ def pay_out(session: Session, *, initiative_id: int, amount_cents: int) -> int:
         credit_account_id=system_account_id(session, PAYOUT_ACCOUNT, AccountKind.payout),
         amount_cents=amount_cents,
         kind=TransferKind.payout,
+    )
+
+
+STRIPE_CLEARING = "stripe"
+"""`system_key` of the clearing account for money that arrived through Stripe (it goes negative)."""
+
+
+def receive_donation(session: Session, *, initiative_id: int, donation_id: int, amount_cents: int) -> bool:
+    """Stripe confirmed a donor's payment: count it on the initiative and move it from the Stripe clearing
+    account to the initiative's account, in the caller's transaction.
+
+    A donation may take the initiative past its target; a published initiative that reaches its target
+    with it becomes funded (returns True then). It never touches voucher pledges already counted.
+    """
+    if amount_cents <= 0:
+        raise ValueError("a donation moves a positive amount")
+    reaches = (
+        initiatives.c.pledged_cents + initiatives.c.donated_cents + amount_cents >= initiatives.c.target_cents
+    )
+    becomes_funded = (initiatives.c.status == InitiativeStatus.published.value) & reaches
+    before = session.execute(
+        select(initiatives.c.status).where(initiatives.c.id == initiative_id).with_for_update()
+    ).scalar_one()
+    status = session.execute(
+        update(initiatives)
+        .where(initiatives.c.id == initiative_id)
+        .values(
+            donated_cents=initiatives.c.donated_cents + amount_cents,
+            status=case((becomes_funded, literal(InitiativeStatus.funded.value)), else_=initiatives.c.status),
+            funded_at=case((becomes_funded, literal(utcnow(), UTCDateTime())), else_=initiatives.c.funded_at),
+        )
+        .returning(initiatives.c.status)
+    ).scalar_one()
+    transfer(
+        session,
+        debit_account_id=system_account_id(session, STRIPE_CLEARING, AccountKind.clearing),
+        credit_account_id=account_id_for(session, initiative_id=initiative_id),
+        amount_cents=amount_cents,
+        kind=TransferKind.donation,
+        donation_id=donation_id,
+    )
+    return before != status
+
+
+def return_donation(session: Session, *, initiative_id: int, donation_id: int, amount_cents: int) -> None:
+    """Stripe confirmed the refund of a donation: stop counting it and move it from the initiative's account
+    back to the Stripe clearing account. Guarded like a payout; raises InsufficientBalance (roll back)."""
+    if amount_cents <= 0:
+        raise ValueError("a refund moves a positive amount")
+    counted = session.execute(
+        update(initiatives)
+        .where(
+            initiatives.c.id == initiative_id,
+            initiatives.c.donated_cents >= amount_cents,
+            initiatives.c.paid_out_cents
+            <= initiatives.c.pledged_cents + initiatives.c.donated_cents - amount_cents,
+        )
+        .values(donated_cents=initiatives.c.donated_cents - amount_cents)
+    )
+    if rowcount(counted) != 1:
+        raise InsufficientBalance()
+    transfer(
+        session,
+        debit_account_id=account_id_for(session, initiative_id=initiative_id),
+        credit_account_id=system_account_id(session, STRIPE_CLEARING, AccountKind.clearing),
+        amount_cents=amount_cents,
+        kind=TransferKind.donation_refund,
+        donation_id=donation_id,
     )

@@ -3,6 +3,14 @@
 from app.models.accounts import Account, AccountSession, AccountToken, TokenPurpose
 from app.models.areas import Area, AreaKind
 from app.models.base import Base
+from app.models.donations import (
+    Donation,
+    DonationRefund,
+    DonationStatus,
+    RefundStatus,
+    StripeEvent,
+    StripeSignature,
+)
 from app.models.households import Household
 from app.models.initiatives import (
     BudgetLine,
@@ -31,6 +39,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BudgetLine",
+    "Donation",
+    "DonationRefund",
+    "DonationStatus",
     "Household",
     "IdempotencyKey",
     "Initiative",
@@ -50,10 +61,13 @@ __all__ = [
     "PeriodStatus",
     "Pledge",
     "RateCounter",
+    "RefundStatus",
     "StaffArea",
     "StaffMember",
     "StaffRole",
     "StaffSession",
+    "StripeEvent",
+    "StripeSignature",
     "TokenPurpose",
     "TransferKind",
     "Voucher",

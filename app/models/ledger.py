@@ -28,6 +28,8 @@ class TransferKind(StrEnum):
     expire = "expire"  # voucher → pool (period ended)
     reissue = "reissue"  # old voucher → new voucher
     payout = "payout"  # initiative → payout (the bank paid the initiator)
+    donation = "donation"  # clearing → initiative (Stripe confirmed a donor's payment)
+    donation_refund = "donation_refund"  # initiative → clearing (Stripe confirmed the refund)
 
 
 class LedgerAccount(Base):
@@ -77,4 +79,5 @@ class LedgerTransfer(Base):
     """In euro cents, always positive."""
     kind: Mapped[str] = mapped_column(String(20))
     pledge_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("pledges.id"), index=True)
+    donation_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("donations.id"), index=True)
     created_at: Mapped[datetime] = created_column()

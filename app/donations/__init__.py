@@ -1,0 +1,1 @@
+"""Money from donors through Stripe: checkout, the webhook inbox, refunds and reconciliation."""

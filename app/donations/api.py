@@ -1,0 +1,69 @@
+"""POST /api/v1/initiatives/{id}/donations and POST /webhooks/stripe."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.donations import events, service
+from app.donations.schemas import DonationIn, DonationOut
+from app.errors import prefers_english
+from app.kit.http import problem
+
+router = APIRouter(tags=["donations"])
+
+
+@router.post(
+    "/api/v1/initiatives/{initiative_id}/donations",
+    status_code=201,
+    response_model=DonationOut,
+    summary="Start a donation: returns Stripe's payment page to send the donor to",
+    responses={
+        404: problem("Unknown initiative, or donations are switched off"),
+        409: problem("The initiative does not take donations now"),
+        422: problem("Bad input (amount outside the municipality's bounds, bad e-mail)"),
+        503: problem("Stripe cannot be reached; nothing was charged"),
+    },
+)
+def create_donation(
+    body: DonationIn, request: Request, initiative_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> JSONResponse:
+    state = request.app.state
+    public_id, checkout = service.start_donation(
+        state.db,
+        state.stripe,
+        initiative_id,
+        service.DonationRequest(
+            amount_cents=body.amount_cents,
+            donor_name=body.donor_name,
+            email=body.email,
+            locale="en" if prefers_english(request) else "nl",
+        ),
+    )
+    out = DonationOut(donation_id=public_id, checkout_url=checkout.url)
+    return JSONResponse(out.model_dump(), status_code=201)
+
+
+@router.post(
+    "/webhooks/stripe",
+    summary="Stripe's events (signed): payments, failures, refunds",
+    responses={400: problem("Signature missing, forged, stale or replayed; or not a Stripe event")},
+)
+async def stripe_webhook(request: Request) -> JSONResponse:
+    state = request.app.state
+    if state.stripe is None:
+        raise service.DonationsOff()
+    payload = await request.body()
+    header = request.headers.get("stripe-signature")
+    try:
+        outcome = await run_in_threadpool(events.receive, state.db, payload, header)
+    except events.BadWebhook as exc:
+        return JSONResponse(
+            {"type": "/problems/bad-webhook", "title": "Bad webhook", "status": 400, "detail": str(exc)},
+            status_code=400,
+            media_type="application/problem+json",
+        )
+    return JSONResponse({"received": True, "outcome": outcome})
