@@ -30,10 +30,9 @@ def stripe(stripe_server: StripeFake) -> Iterator[StripeFake]:
 
 def stripe_settings(database_url: str, fake: StripeFake, **overrides: object) -> Settings:
     """Test settings with donations switched on against the local fake."""
-    return test_settings(
-        database_url,
-        stripe_api_key=API_KEY,
-        stripe_webhook_secret=WEBHOOK_SECRET,
-        stripe_api_base=fake.api_base,
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "stripe_api_key": API_KEY,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+        "stripe_api_base": fake.api_base,
+    }
+    return test_settings(database_url, **{**values, **overrides})

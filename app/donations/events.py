@@ -135,8 +135,8 @@ def process_event(db: Database, event_id: str) -> str:
         row = session.execute(
             select(StripeEvent).where(StripeEvent.event_id == event_id).with_for_update()
         ).scalar_one()
-        if row.processed_at is not None:
-            return row.outcome
+        if row.processed_at is not None:  # another delivery of it got there first
+            return "already processed"
         event = json.loads(row.payload)
         outcome = dispatch(session, settings, event["type"], event["data"]["object"])
         session.execute(
@@ -149,7 +149,7 @@ def process_event(db: Database, event_id: str) -> str:
     try:
         return db.run_write(work)
     except Exception as exc:  # recorded in the inbox for the tick to retry; never lost
-        log.exception("stripe.event_failed", event=event_id)
+        log.exception("stripe.event_failed", stripe_event=event_id)
         message = f"error: {type(exc).__name__}: {exc}"[:200]
         db.run_write(
             lambda s: s.execute(

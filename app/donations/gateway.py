@@ -26,7 +26,15 @@ METADATA_KEY = "buurtkas_donation"
 
 
 class GatewayError(Exception):
-    """Stripe could not be reached or refused the call; nothing was created on our side."""
+    """Stripe could not be reached or refused the call; nothing was created on our side.
+
+    `answered`: Stripe answered with an error (so the call created nothing there either, and Stripe would
+    replay the same error for the same idempotency key); False when the connection failed (Stripe may or may
+    not have acted: repeat with the same key)."""
+
+    def __init__(self, message: str, *, answered: bool = True) -> None:
+        super().__init__(message)
+        self.answered = answered
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,10 @@ class StripeGateway:
             return call()
         except stripe.StripeError as exc:
             log.warning("stripe.error", call=what, error=type(exc).__name__, message=str(exc)[:300])
-            raise GatewayError(f"{type(exc).__name__}: {exc.user_message or str(exc)}"[:480]) from exc
+            raise GatewayError(
+                f"{type(exc).__name__}: {exc.user_message or str(exc)}"[:480],
+                answered=not isinstance(exc, stripe.APIConnectionError),
+            ) from exc
 
     def create_checkout(
         self,

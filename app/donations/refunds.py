@@ -151,7 +151,11 @@ def process_refunds(
         except GatewayError as exc:
             report.failed += 1
             report.errors.append(f"refund {item.refund_id}: {exc}")
-            db.run_write(partial(_note_failure, refund_id=item.refund_id, error=str(exc), now=now))
+            db.run_write(
+                partial(
+                    _note_failure, refund_id=item.refund_id, error=str(exc), answered=exc.answered, now=now
+                )
+            )
             continue
         outcome = db.run_write(
             partial(
@@ -172,8 +176,10 @@ def process_refunds(
     return report
 
 
-def _note_failure(session: Session, *, refund_id: int, error: str, now: datetime) -> None:
-    """Stripe could not be reached or refused the call: nothing was refunded; try again later."""
+def _note_failure(session: Session, *, refund_id: int, error: str, answered: bool, now: datetime) -> None:
+    """Stripe could not be reached or refused the call: nothing was refunded; try again later. After an answer
+    the next try is a new attempt (Stripe would replay its error for the same key); after a lost connection
+    it repeats the same key, so a refund Stripe did make is not made twice."""
     refund = session.get(DonationRefund, refund_id, with_for_update=True)
     if refund is None or refund.status == RefundStatus.succeeded:
         return
@@ -181,7 +187,12 @@ def _note_failure(session: Session, *, refund_id: int, error: str, now: datetime
     session.execute(
         update(DonationRefund)
         .where(DonationRefund.id == refund_id)
-        .values(failures=failures, last_error=error[:500], next_attempt_at=now + backoff(failures))
+        .values(
+            failures=failures,
+            attempt=refund.attempt + 1 if answered else refund.attempt,
+            last_error=error[:500],
+            next_attempt_at=now + backoff(failures),
+        )
     )
 
 

@@ -3,7 +3,8 @@
 Every movement is one `ledger_transfers` row plus two balance updates in the same transaction. The
 debit side is a guarded `UPDATE … WHERE balance_cents >= :amount`, and CHECK constraints refuse a negative
 voucher or initiative balance, so even a bug elsewhere cannot overspend. Pools may go negative: a pool's
-debit is the value the municipality has put into circulation for its period.
+debit is the value the municipality has put into circulation for its period; so may a clearing account: its
+debit is the money that arrived from outside (Stripe) and is now on initiatives.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ _DEBIT = (
     update(accounts)
     .where(
         accounts.c.id == bindparam("debit_id"),
-        (accounts.c.kind == AccountKind.pool.value) | (accounts.c.balance_cents >= bindparam("amount")),
+        accounts.c.kind.in_([AccountKind.pool.value, AccountKind.clearing.value])
+        | (accounts.c.balance_cents >= bindparam("amount")),
     )
     .values(balance_cents=accounts.c.balance_cents - bindparam("amount"))
     .returning(accounts.c.balance_cents)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from app.ledger.donations_check import verify_donations
 from app.models import (
     AccountKind,
     Initiative,
@@ -75,12 +76,12 @@ def verify_ledger(session: Session) -> VerifyReport:
     if report.total_cents != 0:
         report.violations.append(f"the accounts together hold {report.total_cents} cents, not 0")
 
-    # 3. No voucher or initiative account below zero.
+    # 3. No voucher, initiative or payout account below zero (pools and clearing accounts may be).
     add(
         "negative balance (account, kind, balance)",
         session.execute(
             select(acc.id, acc.kind, acc.balance_cents).where(
-                acc.kind != AccountKind.pool, acc.balance_cents < 0
+                acc.kind.notin_([AccountKind.pool, AccountKind.clearing]), acc.balance_cents < 0
             )
         ).all(),
     )
@@ -196,6 +197,7 @@ def verify_ledger(session: Session) -> VerifyReport:
         ).all(),
     )
     _verify_payouts(session, add)
+    verify_donations(session, add)
     return report
 
 
