@@ -335,3 +335,12 @@ def test_stripe_unreachable_answers_503_and_charges_nothing(
         from app.models import Donation
 
         assert session.scalars(select(Donation.status)).all() == [DonationStatus.failed]
+
+
+def test_a_huge_body_is_refused_without_storing_anything(client: TestClient, db: Database, world: World) -> None:
+    body = b'{"id": "evt_big", "type": "x", "data": {"object": {"pad": "' + b"x" * 300_000 + b'"}}}'
+    before = state(db)
+    response = post(client, body, sign(body))
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    assert "too large" in response.json()["detail"]  # type: ignore[attr-defined]
+    assert state(db) == before

@@ -56,10 +56,11 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     state = request.app.state
     if state.stripe is None:
         raise service.DonationsOff()
-    payload = await request.body()
-    header = request.headers.get("stripe-signature")
     try:
-        outcome = await run_in_threadpool(events.receive, state.db, payload, header)
+        payload = await _read_limited(request, events.MAX_PAYLOAD_BYTES)
+        outcome = await run_in_threadpool(
+            events.receive, state.db, payload, request.headers.get("stripe-signature")
+        )
     except events.BadWebhook as exc:
         return JSONResponse(
             {"type": "/problems/bad-webhook", "title": "Bad webhook", "status": 400, "detail": str(exc)},
@@ -67,3 +68,17 @@ async def stripe_webhook(request: Request) -> JSONResponse:
             media_type="application/problem+json",
         )
     return JSONResponse({"received": True, "outcome": outcome})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused (without reading it all) when it is larger than any Stripe event."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise events.BadWebhook("body too large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise events.BadWebhook("body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
