@@ -22,6 +22,7 @@ from app.areas.service import import_areas
 from app.config import Settings
 from app.db import Database
 from app.demo.content import AREAS_CSV, INITIATIVES, NEWS, generate_households
+from app.demo.donations import add_donations
 from app.demo.pictures import picture
 from app.demo.staff import load_staff, staff_lines
 from app.households.service import COLUMNS as HOUSEHOLD_COLUMNS
@@ -175,6 +176,8 @@ def _initiatives(session: Session, settings: Settings, today: date) -> None:
         )
         goal = round(target_cents * _demo_share(spec))
         _pledge_until(session, settings, today, rng, initiative_id, goal, pool, used, spec["area_code"])
+        if state == InitiativeStatus.published:
+            add_donations(session, settings, initiative_id, rng)
         funded = (
             session.scalar(select(Initiative.status).where(Initiative.id == initiative_id))
             == InitiativeStatus.funded
