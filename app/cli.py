@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.config import Settings, get_settings
 from app.db import Database
+from app.donations.cli import payments_cli
 from app.errors import AppError
 from app.kit.clock import today as amsterdam_today
 from app.kit.csvfile import CsvError
@@ -47,6 +48,7 @@ for name, sub in (
     ("ledger", ledger_cli),
     ("mail", mail_cli),
     ("staff", staff_cli),
+    ("payments", payments_cli),
 ):
     cli.add_typer(sub, name=name)
 

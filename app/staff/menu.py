@@ -23,6 +23,7 @@ MENU: tuple[tuple[str, str, bool], ...] = (
     ("/staff/vouchers", N_("Vouchers"), False),
     ("/staff/payouts", N_("Uitbetalingen"), False),
     ("/staff/dashboard", N_("Cijfers"), False),
+    ("/staff/payments", N_("Betalingen"), True),
     ("/staff/audit", N_("Auditlog"), True),
     ("/staff/members", N_("Medewerkers"), True),
 )
