@@ -94,6 +94,18 @@ class StripeGateway:
                 answered=not isinstance(exc, stripe.APIConnectionError),
             ) from exc
 
+    def _pages(self, what: str, page: Any) -> Iterator[Any]:
+        """Every item of a list, fetching later pages as needed; a failure on any page is a GatewayError."""
+        items = page.auto_paging_iter()
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except stripe.StripeError as exc:
+                self._call(what, lambda exc=exc: _raise(exc))
+            yield item
+
     def create_checkout(
         self,
         *,
@@ -168,7 +180,7 @@ class StripeGateway:
                 params={"created": {"gte": int(since.timestamp())}, "limit": 100}
             ),
         )
-        for item in page.auto_paging_iter():
+        for item in self._pages("payment_intents.list", page):
             intent = item.to_dict()
             metadata = intent.get("metadata") or {}
             yield StripePayment(
@@ -187,7 +199,7 @@ class StripeGateway:
                 params={"created": {"gte": int(since.timestamp())}, "limit": 100}
             ),
         )
-        for item in page.auto_paging_iter():
+        for item in self._pages("refunds.list", page):
             refund = item.to_dict()
             yield StripeRefund(
                 refund_id=str(refund["id"]),
@@ -196,6 +208,10 @@ class StripeGateway:
                 status=str(refund.get("status") or ""),
                 created=_when(refund["created"]),
             )
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 def _refund_result(refund: Any) -> RefundResult:
