@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.areas import repository as areas
+from app.donations import repository as donations
+from app.donations.service import ACCEPTING
 from app.initiatives import repository
 from app.initiatives.categories import CATEGORIES
 from app.initiatives.errors import InitiativeNotFound
@@ -77,7 +80,7 @@ def initiative_list(
 
 
 @router.get("/initiatives/{initiative_id}", response_class=HTMLResponse)
-def initiative_page(initiative_id: int, request: Request) -> Response:
+def initiative_page(initiative_id: Annotated[int, Path(ge=1, le=2**62)], request: Request) -> Response:
     with request.app.state.db.read() as session:
         card = repository.card(session, initiative_id, statuses=list(PUBLIC))
         if card is None:
@@ -92,5 +95,7 @@ def initiative_page(initiative_id: int, request: Request) -> Response:
             "lineage": areas.lineage(session, card.area_id),
             "news": news.for_initiative(session, initiative_id, now=utcnow(), limit=10),
             "today": today(),
+            "donors": donations.donors(session, initiative_id),
+            "can_donate": request.app.state.stripe is not None and card.status in ACCEPTING,
         }
     return render(request, "initiatives/show.html", context)
