@@ -22,7 +22,7 @@ from tests.donation_helpers import (
     start,
     state,
 )
-from tests.factories import World
+from tests.factories import World, make_initiative
 from tests.stripe_fake import StripeFake, event_body, sign
 from tests.stripe_fixtures import stripe_settings
 
@@ -301,19 +301,23 @@ def test_the_api_refuses_bad_donations(
     assert stripe.sessions == {}
 
 
-def test_the_api_refuses_unknown_and_closed_initiatives(
+def test_the_api_refuses_unknown_hidden_and_closed_initiatives(
     client: TestClient, db: Database, stripe: StripeFake, world: World
 ) -> None:
-    assert client.post("/api/v1/initiatives/999999/donations", json={"amount_cents": 500}).status_code == 404
     from app.initiatives.service import transition
     from app.kit.clock import today
 
+    assert client.post("/api/v1/initiatives/999999/donations", json={"amount_cents": 500}).status_code == 404
+    paid_donation(client, db, stripe, world.initiative_id, 5_000)  # funded by one donor
     db.run_write(
-        lambda s: transition(s, world.initiative_id, InitiativeStatus.cancelled, actor="test", today=today())
+        lambda s: transition(s, world.initiative_id, InitiativeStatus.completed, actor="test", today=today())
     )
     response = client.post(f"/api/v1/initiatives/{world.initiative_id}/donations", json={"amount_cents": 500})
     assert response.status_code == 409
     assert "geen donaties" in response.json()["detail"]
+    hidden = db.run_write(lambda s: make_initiative(s, db.settings, publish=False))
+    response = client.post(f"/api/v1/initiatives/{hidden}/donations", json={"amount_cents": 500})
+    assert response.status_code == 404  # a draft's existence is not revealed
 
 
 def test_stripe_unreachable_answers_503_and_charges_nothing(
@@ -337,7 +341,9 @@ def test_stripe_unreachable_answers_503_and_charges_nothing(
         assert session.scalars(select(Donation.status)).all() == [DonationStatus.failed]
 
 
-def test_a_huge_body_is_refused_without_storing_anything(client: TestClient, db: Database, world: World) -> None:
+def test_a_huge_body_is_refused_without_storing_anything(
+    client: TestClient, db: Database, world: World
+) -> None:
     body = b'{"id": "evt_big", "type": "x", "data": {"object": {"pad": "' + b"x" * 300_000 + b'"}}}'
     before = state(db)
     response = post(client, body, sign(body))

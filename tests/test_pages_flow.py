@@ -5,6 +5,7 @@ Each step is checked by its HTML, and every refusal must leave the money where i
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.db import Database
@@ -233,3 +234,13 @@ def test_receipt_with_a_forged_token_is_a_plain_404(client: TestClient) -> None:
         page = client.get(f"/receipts/{token}")
         assert page.status_code == 404
         assert page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "path", ["/initiatives/99999999999999999999/give", "/initiatives/0/give", "/initiatives/x/give"]
+)
+def test_impossible_initiative_ids_on_the_give_page_are_refused_not_crashed(
+    client: TestClient, path: str
+) -> None:
+    response = client.get(path)
+    assert 400 <= response.status_code < 500

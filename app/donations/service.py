@@ -28,6 +28,8 @@ from app.ledger import service as ledger
 from app.models import Donation, DonationStatus, Initiative, InitiativeStatus
 from app.models.base import utcnow
 
+_URLSAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+"""The characters of a `secrets.token_urlsafe` public id."""
 ACCEPTING = frozenset({InitiativeStatus.published, InitiativeStatus.funded})
 """Statuses in which an initiative takes donations (a funded one may go past its target)."""
 CHECKOUT_LIFETIME = timedelta(hours=1)
@@ -119,7 +121,7 @@ def start_donation(
 
     def create(session: Session) -> tuple[str, str]:
         initiative = session.get(Initiative, initiative_id)
-        if initiative is None or initiative.status in (InitiativeStatus.draft, InitiativeStatus.submitted):
+        if initiative is None or initiative.status not in states.PUBLIC:
             raise InitiativeNotFound()
         if initiative.status not in ACCEPTING:
             raise NotAccepting()
@@ -293,7 +295,7 @@ def checkout_expired(session: Session, *, public_id: str | None) -> str:
 def get_by_public_id(session: Session, public_id: str) -> Donation:
     donation = (
         session.execute(select(Donation).where(Donation.public_id == public_id)).scalar_one_or_none()
-        if 10 <= len(public_id) <= 32
+        if 10 <= len(public_id) <= 32 and all(ch in _URLSAFE for ch in public_id)
         else None
     )
     if donation is None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 
 from app.errors import PROBLEM_JSON
 
@@ -30,6 +30,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "balance_cents": {"type": "integer"},
     },
 }
+
+
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+"""A database id in a path: larger numbers are refused before they reach the database (they overflow it)."""
 
 
 def problem(description: str) -> dict[str, Any]:

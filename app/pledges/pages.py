@@ -20,6 +20,7 @@ from app.initiatives.errors import InitiativeNotFound
 from app.initiatives.repository import InitiativeCard
 from app.initiatives.states import PUBLIC
 from app.kit.clock import today
+from app.kit.http import IdPath
 from app.kit.idempotency import request_fingerprint, run_idempotent
 from app.kit.money import parse_euros
 from app.kit.ratelimit import FailureLimiter
@@ -118,12 +119,12 @@ def _euros_text(cents: int, request: Request) -> str:
 
 
 @router.get("/initiatives/{initiative_id}/give", response_class=HTMLResponse)
-def give_form(initiative_id: int, request: Request) -> Response:
+def give_form(initiative_id: IdPath, request: Request) -> Response:
     return _give_page(request, initiative_id)
 
 
 @router.post("/initiatives/{initiative_id}/give", response_class=HTMLResponse)
-async def give_check(initiative_id: int, request: Request) -> Response:
+async def give_check(initiative_id: IdPath, request: Request) -> Response:
     """Check the chosen amount by the pledge rules and ask to confirm; nothing moves yet."""
     form = await read_form(request)
     amount_text = field(form, "amount", 20)
@@ -166,7 +167,7 @@ def _check_amount(request: Request, initiative_id: int, amount_text: str) -> Res
 
 
 @router.post("/initiatives/{initiative_id}/give/confirm", response_class=HTMLResponse)
-async def give_confirm(initiative_id: int, request: Request) -> Response:
+async def give_confirm(initiative_id: IdPath, request: Request) -> Response:
     form = await read_form(request)
     amount_text = field(form, "amount_cents", 12)
     token = field(form, "token", 64)
