@@ -69,7 +69,7 @@ def test_donor_gives_ten_euros_and_is_named(
     check(phone, "donor-1-form")
 
     phone.get_by_label("€ 10,00").check()
-    phone.get_by_label("Naam tonen (mag leeg)").fill("Bakkerij Jansen")
+    phone.get_by_label("Naam tonen (niet verplicht)").fill("Bakkerij Jansen")
     screenshot(phone, "donor-2-filled")
     phone.get_by_role("button", name="Naar betalen").click()
 
