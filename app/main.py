@@ -23,6 +23,7 @@ from app.donations.api import router as donations_router
 from app.donations.gateway import build_gateway
 from app.donations.pages import router as donation_pages
 from app.donations.staff_pages import router as donation_staff_pages
+from app.embed.pages import router as embed_pages
 from app.errors import install_error_handlers
 from app.initiatives.aftercare_pages import router as aftercare_pages
 from app.initiatives.api import router as initiatives_router
@@ -31,6 +32,7 @@ from app.initiatives.pages import router as initiative_pages
 from app.initiatives.staff_pages import router as initiative_staff_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
+from app.news.feeds import router as feeds_router
 from app.news.staff_pages import router as news_staff_pages
 from app.payouts.pages import router as payout_pages
 from app.pledges.api import router as pledges_router
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(vouchers_router)
     app.include_router(pledges_router)
     app.include_router(donations_router)
+    app.include_router(feeds_router)
     for pages in (
         site_pages,
         voucher_pages,
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         staff_member_pages,
         donation_pages,
         donation_staff_pages,
+        embed_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

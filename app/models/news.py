@@ -44,3 +44,5 @@ class NewsItem(Base):
     image_alt: Mapped[str] = mapped_column(String(200), default="", server_default="")
     author_staff_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("staff_members.id"), index=True)
     created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    """Last change (edit, hide, show): the feeds' `updated` date and what their ETag follows."""

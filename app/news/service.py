@@ -51,6 +51,8 @@ def post_news(
     author_staff_id: int | None = None,
 ) -> int:
     """Add a news item for an area; it shows from `published_at` (default: now)."""
+    now = utcnow()
+    shown_from = published_at or now
     return session.execute(
         insert(NewsItem)
         .values(
@@ -60,12 +62,13 @@ def post_news(
             title=title.strip()[:160],
             body=body,
             author_name=author_name.strip()[:120],
-            published_at=published_at or utcnow(),
+            published_at=shown_from,
             hidden=False,
             image_filename=image_filename,
             image_alt=image_alt.strip()[:MAX_ALT],
             author_staff_id=author_staff_id,
-            created_at=utcnow(),
+            created_at=now,
+            updated_at=max(now, shown_from),
         )
         .returning(NewsItem.id)
     ).scalar_one()
@@ -305,6 +308,7 @@ def update_post(
             body=checked.body,
             area_id=checked.area_id,
             published_at=published_at,
+            updated_at=max(utcnow(), published_at),
             image_filename=image_name,
             image_alt=image_alt[:MAX_ALT],
         )
@@ -328,7 +332,7 @@ def set_hidden(session: Session, news_id: int, *, hidden: bool, scope: Scope, ac
     item = item_in_scope(session, news_id, scope, for_update=True)
     if item.hidden == hidden:
         return False
-    session.execute(update(NewsItem).where(NewsItem.id == news_id).values(hidden=hidden))
+    session.execute(update(NewsItem).where(NewsItem.id == news_id).values(hidden=hidden, updated_at=utcnow()))
     record(
         session,
         actor=actor,

@@ -1,0 +1,1 @@
+"""Widgets for the municipal website: /embed.js and the pages it frames."""
