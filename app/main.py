@@ -33,6 +33,7 @@ from app.initiatives.staff_pages import router as initiative_staff_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
 from app.news.feeds import router as feeds_router
+from app.news.pages import router as news_pages
 from app.news.staff_pages import router as news_staff_pages
 from app.payouts.pages import router as payout_pages
 from app.pledges.api import router as pledges_router
@@ -45,6 +46,7 @@ from app.templating import STATIC_DIR
 from app.vouchers.api import router as vouchers_router
 from app.vouchers.pages import router as voucher_pages
 from app.vouchers.staff_pages import router as voucher_staff_pages
+from app.web.cors import install_cors
 from app.web.headers import SecurityHeaders
 from app.web.pages import router as site_pages
 from app.web.static import CachedStaticFiles
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1_000, compresslevel=6)
     app.add_middleware(SecurityHeaders)
+    install_cors(app, settings)
     app.include_router(areas_router)
     app.include_router(initiatives_router)
     app.include_router(vouchers_router)
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         donation_pages,
         donation_staff_pages,
         embed_pages,
+        news_pages,
     ):
         app.include_router(pages)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR, immutable=True), name="static")

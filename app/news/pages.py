@@ -1,0 +1,7 @@
+"""The news page of an area: /areas/{code}/news."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
