@@ -40,6 +40,18 @@ CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000341"
 
 
+# localstripe keeps its whole store in /tmp/localstripe.pickle, rewritten on every change and read back at
+# start. Each test session runs its own server from scratch and without that file, so parallel sessions
+# never share (or corrupt) each other's state.
+_RUN_LOCALSTRIPE = """
+import sys
+from localstripe import resources, server
+resources.Store.dump_to_disk = lambda self: None
+sys.argv = ["localstripe", "--from-scratch", "--port", sys.argv[1]]
+server.start()
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -86,7 +98,7 @@ class StripeFake:
         self.localstripe_port = free_port()
         self.localstripe = f"http://127.0.0.1:{self.localstripe_port}"
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "localstripe", "--port", str(self.localstripe_port)],
+            [sys.executable, "-c", _RUN_LOCALSTRIPE, str(self.localstripe_port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
