@@ -5,10 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.embed.origins import parse_origins
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
@@ -85,13 +88,16 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     """`smtp://user:pass@host:port`, `smtp+starttls://…` or `smtps://…`; empty: mail stays in the outbox."""
     mail_from: str = "Buurtkas <noreply@buurtkas.localhost>"
-    embed_allowed_origins: list[str] = Field(default_factory=list)
+    embed_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Sites that may frame /embed/* and read the public API over CORS: scheme://host[:port], comma separated."""
 
     @field_validator("embed_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return parse_origins(str(part) for part in value)
         return value
 
     @field_validator("smtp_url")
