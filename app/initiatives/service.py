@@ -23,6 +23,8 @@ from app.models import (
     InitiativeStatus,
     InitiativeTransition,
     LedgerAccount,
+    NewsItem,
+    NewsKind,
     Pledge,
     TransferKind,
     Voucher,
@@ -30,6 +32,7 @@ from app.models import (
     VoucherStatus,
 )
 from app.models.base import utcnow
+from app.news.service import post_news
 
 MAX_DEADLINE_DAYS = 365
 DEFAULT_DEADLINE_DAYS = 60
@@ -184,6 +187,8 @@ def transition(
     if target in states.ENDS_UNFUNDED:
         return_pledges(session, initiative_id, today=today)
         queue_refunds(session, initiative_id)
+    if target == InitiativeStatus.published:
+        announce(session, initiative_id, NewsKind.published)
     if settings is not None and target in notifications.NOTIFIED:
         notifications.notify_owner(session, settings, initiative_id, target, reason)
 
@@ -264,8 +269,49 @@ def record_funded(
         actor=actor,
         reason="target reached",
     )
+    announce(session, initiative_id, NewsKind.funded)
     if settings is not None:
         notifications.notify_owner(session, settings, initiative_id, InitiativeStatus.funded)
+
+
+def announce(session: Session, initiative_id: int, kind: NewsKind) -> int | None:
+    """The automatic news item for an initiative that was published or reached its target, in its area's news;
+    at most one per initiative and kind (None when it exists already).
+
+    It runs inside the money transactions (a pledge or donation that reached the target), where the
+    initiative's row is already locked: one indexed look-up and one insert, no further locks."""
+    exists = session.execute(
+        select(NewsItem.id).where(NewsItem.initiative_id == initiative_id, NewsItem.kind == kind).limit(1)
+    ).scalar_one_or_none()
+    if exists is not None:
+        return None
+    row = session.execute(
+        select(
+            Initiative.title,
+            Initiative.summary,
+            Initiative.area_id,
+            Initiative.target_cents,
+            Initiative.pledged_cents,
+            Initiative.donated_cents,
+        ).where(Initiative.id == initiative_id)
+    ).one()
+    # Stored in Dutch, like every news item; the feeds and pages show them as written.
+    if kind == NewsKind.published:
+        title = f"Nieuw initiatief: {row.title}"
+        summary = row.summary.strip()
+        body = (f"{summary}\n\n" if summary else "") + (
+            f"Het streefbedrag is {format_cents(row.target_cents)}. Steun het met uw voucher."
+        )
+    else:
+        raised = row.pledged_cents + row.donated_cents
+        title = f"Doel gehaald: {row.title}"
+        body = (
+            f"Het streefbedrag van {format_cents(row.target_cents)} is gehaald: samen is "
+            f"{format_cents(raised)} bijeengebracht. Dank aan iedereen die meedeed!"
+        )
+    return post_news(
+        session, area_id=row.area_id, initiative_id=initiative_id, kind=kind, title=title, body=body
+    )
 
 
 def _record_transition(

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from app.initiatives.states import PUBLIC
 from app.models import Area, Initiative, NewsItem
+from app.models.base import UTCDateTime
 from app.staff.scope import Scope
 
 
@@ -43,6 +45,53 @@ def for_initiative(
         .limit(limit)
     )
     return [(item, str(name)) for item, name in session.execute(statement)]
+
+
+# --- Feeds and the news page of an area ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewsEntry:
+    """A visible item with what its link and byline need."""
+
+    item: NewsItem
+    area_name: str
+    area_code: str
+    initiative_public: bool
+    """The item is about an initiative the public can see (its page exists)."""
+
+
+def visible_entries(
+    session: Session, *, area_ids: Sequence[int], now: datetime, limit: int, offset: int = 0
+) -> list[NewsEntry]:
+    """Visible items (not hidden, published_at ≤ now) of these areas, newest first (ties: newest id)."""
+    statement = (
+        select(NewsItem, Area.name, Area.code, Initiative.status)
+        .join(Area, Area.id == NewsItem.area_id)
+        .outerjoin(Initiative, Initiative.id == NewsItem.initiative_id)
+        .where(NewsItem.area_id.in_(area_ids), NewsItem.hidden.is_(False), NewsItem.published_at <= now)
+        .order_by(NewsItem.published_at.desc(), NewsItem.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        NewsEntry(item, str(name), str(code), status is not None and status in PUBLIC)
+        for item, name, code, status in session.execute(statement)
+    ]
+
+
+def last_change(session: Session, *, area_ids: Sequence[int], now: datetime) -> datetime | None:
+    """The latest moment the visible news of these areas changed: an item posted, edited, hidden or restored
+    (updated_at), or a scheduled item that came out (published_at). Hidden items count, so hiding the newest
+    item moves this forward, never back (a feed's Last-Modified must not go back in time)."""
+    changed = func.max(case((NewsItem.updated_at <= now, NewsItem.updated_at)), type_=UTCDateTime())
+    came_out = func.max(
+        case((and_(NewsItem.hidden.is_(False), NewsItem.published_at <= now), NewsItem.published_at)),
+        type_=UTCDateTime(),
+    )
+    row = session.execute(select(changed, came_out).where(NewsItem.area_id.in_(area_ids))).one()
+    moments = [moment for moment in row if moment is not None]
+    return max(moments) if moments else None
 
 
 # --- The back office ---------------------------------------------------------------------------------------
