@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     """`smtp://user:pass@host:port`, `smtp+starttls://…` or `smtps://…`; empty: mail stays in the outbox."""
     mail_from: str = "Buurtkas <noreply@buurtkas.localhost>"
+    embed_cache_seconds: float = Field(default=15, ge=0, le=3_600)
+    """How long a rendered widget is reused by one app process (0: render every request)."""
     embed_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Sites that may frame /embed/* and read the public API over CORS: scheme://host[:port], comma separated."""
 

@@ -32,6 +32,8 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "base_url": "http://testserver",
         "db_pool_size": 30,
         "media_dir": Path(tempfile.gettempdir()) / "buurtkas-test-media",
+        # Tests change data and look at once; tests/test_embed.py checks the cache on its own.
+        "embed_cache_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

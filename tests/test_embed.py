@@ -221,6 +221,25 @@ def test_widget_etag_answers_304_and_changes_with_the_content(
     assert "Nog een initiatief" in changed.text
 
 
+def test_a_rendered_widget_is_reused_for_a_few_seconds(database_url: str, world: World, db: Database) -> None:
+    from app.main import create_app
+    from tests.databases import test_settings
+
+    cached = test_settings(database_url, embed_cache_seconds=30)
+    with TestClient(create_app(cached, db)) as other:
+        first = other.get(f"/embed/initiatives?area={BUURT}")
+        with db.write() as session:
+            make_initiative(session, world.settings, area_code=BUURT, title="Nog een initiatief")
+        again = other.get(
+            f"/embed/initiatives?area={BUURT}", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304  # the same rendering, within its 30 seconds
+        english = other.get(f"/embed/initiatives?area={BUURT}&lang=en")
+        assert "Nog een initiatief" in english.text  # another key: rendered now
+    with TestClient(create_app(cached, db)) as fresh:  # a new process starts empty
+        assert "Nog een initiatief" in fresh.get(f"/embed/initiatives?area={BUURT}").text
+
+
 def test_embed_script_is_javascript_cacheable_and_loadable_from_other_sites(client: TestClient) -> None:
     script = client.get("/embed.js")
     assert script.status_code == 200

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.embed import service
 from app.embed.origins import valid_origins
+from app.kit.cache import TtlCache
 from app.kit.clock import today
 from app.models.base import utcnow
 from app.templating import render, render_text
@@ -71,12 +72,29 @@ def example(request: Request) -> Response:
 @router.get("/embed/{widget}", response_class=HTMLResponse)
 def widget_page(request: Request, widget: str, area: str = "", lang: str = "") -> Response:
     locale = service.widget_locale(lang)
-    try:
-        with request.app.state.db.read() as session:
-            context = service.widget_context(session, widget, area, today=today(), now=utcnow())
-    except service.WidgetNotFound:
-        return _page(request, "embed/not_found.html", {}, locale, status_code=404)
-    return _page(request, f"embed/{widget}.html", context, locale)
+    cache = _widget_cache(request)
+    key = (widget[:20], area.strip().upper()[:20], locale)
+    body = cache.get(key)
+    if body is None:
+        try:
+            with request.app.state.db.read() as session:
+                context = service.widget_context(session, widget, area, today=today(), now=utcnow())
+        except service.WidgetNotFound:
+            return _page(request, "embed/not_found.html", {}, locale, status_code=404)
+        body = _body(request, f"embed/{widget}.html", context, locale)
+        cache.put(key, body)
+    return conditional_response(
+        request, body, media_type=HTML, max_age=WIDGET_MAX_AGE, headers={"Content-Language": locale}
+    )
+
+
+def _widget_cache(request: Request) -> TtlCache[bytes]:
+    """This app's cache of rendered widgets: a municipal page's visitors all ask for the same few."""
+    state = request.app.state
+    cache: TtlCache[bytes] | None = getattr(state, "embed_cache", None)
+    if cache is None:
+        cache = state.embed_cache = TtlCache(seconds=state.settings.embed_cache_seconds, size=1_024)
+    return cache
 
 
 @router.get("/embed/{rest:path}", response_class=HTMLResponse)
@@ -85,12 +103,16 @@ def other_embed_path(request: Request, rest: str, lang: str = "") -> Response:
     return _page(request, "embed/not_found.html", {}, service.widget_locale(lang), status_code=404)
 
 
+def _body(request: Request, template: str, context: dict[str, Any], locale: str) -> bytes:
+    settings = request.app.state.settings
+    return render_text(template, locale, municipality=settings.municipality_name, **context).encode()
+
+
 def _page(
     request: Request, template: str, context: dict[str, Any], locale: str, *, status_code: int = 200
 ) -> Response:
     """A widget page in `locale`: no cookies (not `render`, which may set the CSRF cookie)."""
-    settings = request.app.state.settings
-    body = render_text(template, locale, municipality=settings.municipality_name, **context).encode()
+    body = _body(request, template, context, locale)
     headers = {"Content-Language": locale}
     if status_code != 200:
         headers["Cache-Control"] = f"public, max-age={WIDGET_MAX_AGE}"
