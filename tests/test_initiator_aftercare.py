@@ -130,7 +130,7 @@ def test_updates_and_completion_become_news(client: TestClient, db: Database, wo
             select(NewsItem.kind).where(NewsItem.initiative_id == world.initiative_id)
         ).all()
         status = session.scalar(select(Initiative.status).where(Initiative.id == world.initiative_id))
-    assert sorted(kinds) == ["completed", "update"]
+    assert sorted(kinds) == ["completed", "published", "update"]
     assert status == "completed"
     area_page = client.get("/areas/BU01411000")
     assert "De bankjes zijn besteld" in soup(area_page).get_text(" ", strip=True)

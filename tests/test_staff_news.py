@@ -41,7 +41,7 @@ def audit(db: Database, action: str) -> list[AuditEvent]:
 
 def news_count(db: Database) -> int:
     with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(NewsItem)) or 0)
+        return int(session.scalar(select(func.count()).where(NewsItem.kind == NewsKind.post)) or 0)
 
 
 def item(db: Database, news_id: int) -> NewsItem:
@@ -103,7 +103,7 @@ def test_post_now_is_public_and_audited(client: TestClient, db: Database, direct
     assert after["title"] == "Straatfeest op zaterdag" and after["area_id"] == buurt
     assert event.actor.startswith("staff:")
     with db.read() as session:
-        stored = session.scalars(select(NewsItem)).one()
+        stored = session.scalars(select(NewsItem).where(NewsItem.kind == NewsKind.post)).one()
     assert stored.kind == NewsKind.post and stored.author_staff_id is not None
 
 
@@ -120,11 +120,12 @@ def test_scheduled_post_appears_only_from_its_moment(
     )
     assert response.status_code == 303, response.text
     with db.read() as session:
-        stored = session.scalars(select(NewsItem)).one()
+        stored = session.scalars(select(NewsItem).where(NewsItem.kind == NewsKind.post)).one()
         assert stored.published_at == moment.astimezone(stored.published_at.tzinfo)  # stored in UTC
-        assert repository.latest(session, area_ids=None, now=utcnow(), limit=10) == []
+        shown = repository.latest(session, area_ids=None, now=utcnow(), limit=10)
+        assert [found.kind for found, _name in shown] == [NewsKind.published]  # the world's initiative
         later = repository.latest(session, area_ids=None, now=moment + timedelta(seconds=1), limit=10)
-        assert [found.id for found, _name in later] == [stored.id]
+        assert [found.id for found, _name in later if found.kind == NewsKind.post] == [stored.id]
     assert "Straatfeest op zaterdag" not in public_titles(client)
     page = director.get("/staff/news?state=scheduled")
     assert "Straatfeest op zaterdag" in page.text
@@ -134,7 +135,7 @@ def test_scheduled_post_appears_only_from_its_moment(
 def test_edit_keeps_audit_before_and_after(db: Database, director: TestClient) -> None:
     new_post(director, area=str(area(db, "BU01411000")))
     with db.read() as session:
-        news_id = session.scalars(select(NewsItem.id)).one()
+        news_id = session.scalars(select(NewsItem.id).where(NewsItem.kind == NewsKind.post)).one()
     page = director.get(f"/staff/news/{news_id}/edit")
     assert page.status_code == 200
     fields = edit_fields(page, f"/staff/news/{news_id}/edit")
@@ -165,7 +166,7 @@ def test_image_upload_alt_text_and_hostile_file(
     accepted = new_post(director, area=buurt, image=png, image_alt="Slingers in de straat")
     assert accepted.status_code == 303, accepted.text
     with db.read() as session:
-        stored = session.scalars(select(NewsItem)).one()
+        stored = session.scalars(select(NewsItem).where(NewsItem.kind == NewsKind.post)).one()
     assert stored.image_filename and stored.image_alt == "Slingers in de straat"
     with Image.open(settings.media_dir / stored.image_filename) as saved:
         assert saved.format == "JPEG"

@@ -53,7 +53,9 @@ def area_page(code: str, request: Request) -> Response:
                 area_ids=below,
                 limit=6,
             ),
-            "news": news.latest(session, area_ids=[a.id for a in lineage], now=utcnow(), limit=5),
+            "news": news.latest(
+                session, area_ids=news.news_area_ids(session, area.id, area.kind), now=utcnow(), limit=5
+            ),
             "today": today(),
         }
     return render(request, "areas/show.html", context)

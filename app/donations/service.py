@@ -251,8 +251,9 @@ def confirm_payment(
         select(Initiative.status).where(Initiative.id == donation.initiative_id)
     ).scalar_one()
     receipts.paid(session, settings, donation)
-    if status in states.ENDS_UNFUNDED or status == InitiativeStatus.rejected:
-        # Paid after the initiative ended: the money is recorded, then goes straight back.
+    if status not in states.PUBLIC:
+        # Paid after the initiative ended (or, should it ever happen, before it was public): the money is
+        # recorded, then goes straight back.
         refunds.queue_refunds(session, donation.initiative_id)
         return "booked; initiative has ended, refund queued"
     return "booked"

@@ -90,8 +90,8 @@ def _initiatives(session: Session, area: Area) -> dict[str, Any]:
 
 
 def _news(session: Session, area: Area, now: datetime) -> dict[str, Any]:
-    lineage = areas.lineage(session, area.id)
-    items = news.latest(session, area_ids=[a.id for a in lineage], now=now, limit=NEWS_SHOWN)
+    area_ids = news.news_area_ids(session, area.id, area.kind)
+    items = news.latest(session, area_ids=area_ids, now=now, limit=NEWS_SHOWN)
     return {"items": [(item, name, excerpt(item.body)) for item, name in items]}
 
 

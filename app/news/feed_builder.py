@@ -97,15 +97,6 @@ def _ref(area: Area) -> AreaRef:
     return AreaRef(id=area.id, code=area.code, name=area.name, kind=area.kind)
 
 
-def news_area_ids(session: Session, area_id: int, kind: str) -> list[int]:
-    """The areas whose items an area's feed and news page show (see the module's docstring); the embedded
-    news widget should show the same."""
-    ids = [area_id] if kind == AreaKind.gemeente else areas.lineage_ids(session, area_id)
-    if kind == AreaKind.wijk:
-        ids += [child.id for child in areas.children(session, area_id)]
-    return ids
-
-
 def load_area_news(
     session: Session,
     code: str,
@@ -121,7 +112,7 @@ def load_area_news(
     if found is None:
         raise UnknownArea()
     area = _ref(found)
-    area_ids = news_area_ids(session, area.id, area.kind)
+    area_ids = repository.news_area_ids(session, area.id, area.kind)
     entries = repository.visible_entries(session, area_ids=area_ids, now=now, limit=limit + 1, offset=offset)
     changed = repository.last_change(session, area_ids=area_ids, now=now)
     return AreaNews(

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from app.areas import repository as area_repository
 from app.initiatives.states import PUBLIC
-from app.models import Area, Initiative, NewsItem
+from app.models import Area, AreaKind, Initiative, NewsItem
 from app.models.base import UTCDateTime
 from app.staff.scope import Scope
 
@@ -168,3 +169,12 @@ def get_with_scope_area(
             session.scalar(select(Initiative.area_id).where(Initiative.id == item.initiative_id)) or area_id
         )
     return item, area_id
+
+
+def news_area_ids(session: Session, area_id: int, kind: str) -> list[int]:
+    """The areas whose items an area's feed and news page show (see the module's docstring); the embedded
+    news widget should show the same."""
+    ids = [area_id] if kind == AreaKind.gemeente else area_repository.lineage_ids(session, area_id)
+    if kind == AreaKind.wijk:
+        ids += [child.id for child in area_repository.children(session, area_id)]
+    return ids

@@ -114,6 +114,7 @@ def _public_pages(world: World) -> list[tuple[str, str]]:
         ("areas", "/areas"),
         ("area-wijk", "/areas/WK014110"),
         ("area-buurt", "/areas/BU01411000"),
+        ("area-news", "/areas/BU01411000/news"),
         ("results", "/results"),
         ("not-found", "/initiatives/999999"),
     ]
