@@ -142,7 +142,7 @@ def _fallback(widget: str, area: Area, base_url: str) -> tuple[str, str]:
         text = _("Lees het nieuws uit %(name)s op Buurtkas") % {"name": area.name}
         return f"{base_url}/areas/{area.code}/news", text
     text = _("Bekijk de resultaten van Buurtkas in %(name)s") % {"name": area.name}
-    return f"{base_url}/results", text
+    return f"{base_url}/areas/{area.code}", text  # the area page lists what was funded and done
 
 
 def snippet(widget: str, area: Area, base_url: str) -> Snippet:
