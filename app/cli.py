@@ -24,7 +24,8 @@ from app.donations.cli import payments_cli
 from app.errors import AppError
 from app.kit.clock import today as amsterdam_today
 from app.kit.csvfile import CsvError
-from app.vouchers.printbatch import PrintBatchExists
+from app.letters.errors import AddressListError, LetterSetupError
+from app.vouchers.printbatch import FileKept, OutputFileError
 
 cli = typer.Typer(
     help="Buurtkas: vouchers, initiatives and the ledger.", no_args_is_help=True, add_completion=False
@@ -57,6 +58,14 @@ ACTOR = "cli"
 
 class CliFailure(Exception):
     """A clear message for the operator; exit code 1, nothing changed."""
+
+    exit_code = 1
+
+
+class UsageFailure(CliFailure):
+    """The command was called wrongly (like click's usage errors): exit code 2."""
+
+    exit_code = 2
 
 
 def fail(message: str) -> None:
@@ -101,6 +110,24 @@ def today_option(value: str | None) -> date:
 TodayOpt = Annotated[
     str | None, typer.Option("--today", help="Act as if it were this date (YYYY-MM-DD).", hidden=True)
 ]
+CodesOut = Annotated[
+    Path | None, typer.Option("--codes-out", help="CSV for the print batch: address columns + code")
+]
+LettersOut = Annotated[
+    Path | None, typer.Option("--letters-out", help="PDF: one A4 letter per household for a window envelope")
+]
+MailMergeOut = Annotated[
+    Path | None, typer.Option("--mailmerge-out", help="CSV for a mail house: the letters' lines, same order")
+]
+
+
+def require_output(*files: Path | None) -> None:
+    """Plaintext codes exist only in the files made now: at least one must be asked for (a usage error)."""
+    if all(file is None for file in files):
+        raise UsageFailure(
+            "Missing option '--codes-out' (or '--letters-out' or '--mailmerge-out'): "
+            "the new codes must be written to a file."
+        )
 
 
 @db_cli.command("upgrade")
@@ -152,44 +179,41 @@ def periods_open(
     name: Annotated[str, typer.Option("--name", help='e.g. "Voorjaar 2027"')],
     starts: Annotated[str, typer.Option("--starts", help="YYYY-MM-DD")],
     ends: Annotated[str, typer.Option("--ends", help="YYYY-MM-DD: the last day the vouchers can be given")],
-    codes_out: Annotated[
-        Path, typer.Option("--codes-out", help="CSV for the print batch: address columns + code")
-    ],
+    codes_out: CodesOut = None,
     value_cents: Annotated[
         int | None, typer.Option("--value-cents", help="Face value (default from settings)")
     ] = None,
-    letters_out: Annotated[
-        Path | None, typer.Option("--letters-out", help="PDF letters (not available yet)")
-    ] = None,
+    letters_out: LettersOut = None,
+    mailmerge_out: MailMergeOut = None,
     today: TodayOpt = None,
 ) -> None:
-    """Open a period and issue one voucher to every active household that has none in it yet."""
-    from app.vouchers.printbatch import CodesFile
-    from app.vouchers.service import open_period
+    """Open a period and issue one voucher to every active household that has none in it yet.
 
-    if letters_out is not None:
-        fail("--letters-out: letters are not built yet; use --codes-out and a mail house for now")
+    The new codes go to the files given (at least one), all in mail-house order (postcode, house number).
+    """
+    from app.letters.service import open_period_to_files
+
+    require_output(codes_out, letters_out, mailmerge_out)
     conf = settings()
     value = value_cents if value_cents is not None else conf.default_voucher_value_cents
     starts_on, ends_on = parse_day(starts, "--starts"), parse_day(ends, "--ends")
     day = today_option(today)
-    with database() as db, CodesFile(codes_out) as codes_file:
-        result = db.run_write(
-            lambda s: open_period(
-                s,
-                name=name,
-                starts_on=starts_on,
-                ends_on=ends_on,
-                value_cents=value,
-                actor=ACTOR,
-                today=day,
-                sink=codes_file.write,
-            ),
-            attempts=1,
+    with database() as db:
+        result, files = open_period_to_files(
+            db,
+            conf,
+            name=name,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            value_cents=value,
+            actor=ACTOR,
+            today=day,
+            codes=codes_out,
+            letters=letters_out,
+            mailmerge=mailmerge_out,
         )
-        codes_file.commit()
     verb = "opened" if result.created else "extended" if result.extended else "already open"
-    typer.echo(f"period {name!r} {verb}: {result.issued} vouchers issued, codes in {codes_out}")
+    typer.echo(f"period {name!r} {verb}: {result.issued} vouchers issued{files.summary}")
 
 
 @vouchers_cli.command("reissue")
@@ -199,12 +223,25 @@ def vouchers_reissue(
     period: Annotated[str, typer.Option("--period", help="Period name")],
     huisletter: Annotated[str, typer.Option("--huisletter")] = "",
     toevoeging: Annotated[str, typer.Option("--toevoeging")] = "",
+    letters_out: LettersOut = None,
     today: TodayOpt = None,
 ) -> None:
-    """Replace a lost voucher: the old code stops working, its balance moves to a new code (printed once)."""
+    """Replace a lost voucher: the old code stops working, its balance moves to a new code (printed once,
+    and with --letters-out also as a letter)."""
+    day = today_option(today)
+    if letters_out is not None:
+        from app.letters.service import reprint_one_to_file
+
+        conf = settings()
+        with database() as db:
+            files = reprint_one_to_file(
+                db, conf, (postcode, str(huisnummer), huisletter, toevoeging), period, ACTOR, day, letters_out
+            )
+        typer.echo(f"new code: {files.codes[0]}{files.summary}")
+        return
+
     from app.vouchers.service import reissue_for_address
 
-    day = today_option(today)
     with database() as db:
         code = db.run_write(
             lambda s: reissue_for_address(
@@ -219,6 +256,41 @@ def vouchers_reissue(
             )
         )
     typer.echo(f"new code: {code}")
+
+
+@vouchers_cli.command("reprint")
+def vouchers_reprint(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: postcode,huisnummer,huisletter,toevoeging (a codes CSV will do)")
+    ],
+    period: Annotated[str, typer.Option("--period", help="Period name")],
+    letters_out: LettersOut = None,
+    codes_out: CodesOut = None,
+    mailmerge_out: MailMergeOut = None,
+    today: TodayOpt = None,
+) -> None:
+    """New codes and letters for a list of addresses (letters lost or not delivered): the old codes stop
+    working, the balances move. All or nothing: an address that cannot be reissued changes nothing."""
+    from app.letters.reprint import read_address_list
+    from app.letters.service import reprint_to_files
+
+    require_output(codes_out, letters_out, mailmerge_out)
+    lines = read_address_list(file)
+    conf = settings()
+    day = today_option(today)
+    with database() as db:
+        files = reprint_to_files(
+            db,
+            conf,
+            lines,
+            period_name=period,
+            actor=ACTOR,
+            today=day,
+            codes=codes_out,
+            letters=letters_out,
+            mailmerge=mailmerge_out,
+        )
+    typer.echo(f"{files.count} vouchers reissued in {period.strip()!r}{files.summary}")
 
 
 @initiatives_cli.command("create")
@@ -462,9 +534,18 @@ def main(argv: list[str] | None = None) -> Any:
         return cli(args=argv, standalone_mode=False)
     except CliFailure as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except OutputFileError as exc:
+        typer.echo(f"error: {exc}; nothing changed", err=True)
         sys.exit(1)
-    except PrintBatchExists as exc:
-        typer.echo(f"error: --codes-out: {exc}; nothing changed", err=True)
+    except FileKept as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except LetterSetupError as exc:
+        typer.echo(f"error: --letters-out: {exc}; nothing changed", err=True)
+        sys.exit(1)
+    except AddressListError as exc:
+        typer.echo(f"error: no voucher was reissued, nothing changed:\n{exc}", err=True)
         sys.exit(1)
     except CsvError as exc:
         typer.echo(f"error: the file was not imported, nothing changed:\n{exc}", err=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import segno
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
@@ -13,6 +12,7 @@ from reportlab.pdfgen.canvas import Canvas
 from app.i18n import gettext as _
 from app.i18n import money, use_locale
 from app.initiatives.repository import InitiativeCard
+from app.letters.qr import draw_qr
 
 MARGIN = 14 * mm
 
@@ -43,7 +43,7 @@ def poster_pdf(card: InitiativeCard, *, url: str, municipality: str, locale: str
         y -= 2 * mm
         canvas.setFont("Helvetica-Bold", 13)
         canvas.drawString(MARGIN, y, _("Nog nodig: %(amount)s") % {"amount": money(card.still_needed_cents)})
-        _draw_qr(canvas, url, x=MARGIN, y=30 * mm, size=60 * mm)
+        draw_qr(canvas, url, x=MARGIN, y=30 * mm, size=60 * mm, quiet_zone=2)
         canvas.setFont("Helvetica", 11)
         text_x = MARGIN + 64 * mm
         steps = [
@@ -62,26 +62,3 @@ def poster_pdf(card: InitiativeCard, *, url: str, municipality: str, locale: str
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
-
-
-def _draw_qr(canvas: Canvas, url: str, *, x: float, y: float, size: float) -> None:
-    """The QR code as vector squares (sharp at any print size), with a quiet zone of 2 modules."""
-    qr = segno.make(url, error="m")
-    rows = list(qr.matrix)
-    border = 2
-    count = len(rows) + 2 * border
-    module = size / count
-    canvas.setFillColorRGB(1, 1, 1)
-    canvas.rect(x, y, size, size, stroke=0, fill=1)
-    canvas.setFillColorRGB(0, 0, 0)
-    for r, row in enumerate(rows):
-        for c, dark in enumerate(row):
-            if dark:
-                canvas.rect(
-                    x + (c + border) * module,
-                    y + size - (r + border + 1) * module,
-                    module,
-                    module,
-                    stroke=0,
-                    fill=1,
-                )

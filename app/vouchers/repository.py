@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -200,3 +202,38 @@ def insert_vouchers(
             for household_id, code_hash in zip(household_ids, code_hashes, strict=True)
         ],
     )
+
+
+AddressKey = tuple[str, int, str, str]
+"""(postcode, huisnummer, huisletter, toevoeging) as stored: postcode normalised, letter and addition in
+capitals, empty when absent."""
+_ADDRESS_CHUNK = 500
+
+
+def households_at(session: Session, addresses: Sequence[AddressKey]) -> dict[AddressKey, Row[Any]]:
+    """The household rows (all columns, as `households_by_ids` gives them) at these addresses."""
+    table: Table = Household.__table__  # type: ignore[assignment]
+    key = tuple_(table.c.postcode, table.c.huisnummer, table.c.huisletter, table.c.toevoeging)
+    found: dict[AddressKey, Row[Any]] = {}
+    wanted = list(dict.fromkeys(addresses))
+    for start in range(0, len(wanted), _ADDRESS_CHUNK):
+        for row in session.execute(select(table).where(key.in_(wanted[start : start + _ADDRESS_CHUNK]))):
+            found[(row.postcode, row.huisnummer, row.huisletter, row.toevoeging)] = row
+    return found
+
+
+def current_vouchers(
+    session: Session, period_id: int, household_ids: Sequence[int]
+) -> dict[int, VoucherView]:
+    """The live voucher in the period of each of these households (by household id), where there is one."""
+    found: dict[int, VoucherView] = {}
+    for start in range(0, len(household_ids), _ADDRESS_CHUNK):
+        statement = _VIEW.where(
+            Voucher.period_id == period_id,
+            Voucher.is_current.is_(True),
+            Voucher.household_id.in_(household_ids[start : start + _ADDRESS_CHUNK]),
+        )
+        for row in session.execute(statement):
+            view = VoucherView(**row._asdict())
+            found[view.household_id] = view
+    return found
