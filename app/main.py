@@ -32,6 +32,7 @@ from app.initiatives.pages import router as initiative_pages
 from app.initiatives.staff_pages import router as initiative_staff_pages
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
+from app.news.api import router as news_router
 from app.news.feeds import router as feeds_router
 from app.news.pages import router as news_pages
 from app.news.staff_pages import router as news_staff_pages
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(pledges_router)
     app.include_router(donations_router)
     app.include_router(feeds_router)
+    app.include_router(news_router)
     for pages in (
         site_pages,
         voucher_pages,

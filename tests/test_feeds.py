@@ -360,3 +360,31 @@ def test_lower_case_codes_and_other_paths(client: TestClient, world: World) -> N
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_news_api_gives_the_feed_items_as_json(client: TestClient, news: dict[str, int]) -> None:
+    response = client.get("/api/v1/areas/bu01411000/news")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["code"], body["kind"]) == ("BU01411000", "buurt")
+    assert [item["title"] for item in body["items"]] == titles(client, "BU01411000")
+    first = body["items"][0]
+    assert first["kind"] == "published" and first["url"].startswith("http://testserver/initiatives/")
+    assert body["items"][1]["area_code"] == "BU01411000" and body["items"][2]["area_code"] == "WK014110"
+    assert len(client.get("/api/v1/areas/WK014110/news?limit=2").json()["items"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/areas/BU99999999/news", 404),
+        ("/api/v1/areas/" + "X" * 5000 + "/news", 404),
+        ("/api/v1/areas/GM0141/news?limit=0", 422),
+        ("/api/v1/areas/GM0141/news?limit=51", 422),
+        ("/api/v1/areas/GM0141/news?limit=abc", 422),
+    ],
+)
+def test_the_news_api_refuses_bad_input(client: TestClient, world: World, path: str, status: int) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
