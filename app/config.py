@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     """Where print batches (voucher codes in plain text, mode 0600) are written when a period is opened in
     the back office; never served over HTTP."""
 
+    letters_logo_path: Path | None = None
+    """The municipality's logo on the voucher letters (PNG or JPEG); empty: a neutral default."""
+
     voucher_scope: VoucherScope = VoucherScope.gemeente
     default_voucher_value_cents: int = Field(default=750, gt=0)
     initiative_min_target_cents: int = Field(default=5_000, gt=0)

@@ -237,7 +237,7 @@ BAD_COMMANDS: list[tuple[str, tuple[str, ...], list[str], int, str]] = [
     ("period-shorter", _period("shorter", *FROZEN, "--ends", day(89)), [f"De einddatum van 'Voorjaar 2027' kan alleen later worden ({day(90)} of later)."], 1, "C.UTF-8"),
     ("period-bad-date", _period("baddate", *NEW, "--ends", "2027-02-30"), ["--ends: '2027-02-30' is not a date like 2027-03-31"], 1, "C.UTF-8"),
     ("period-blank-name", _period("noname", "--name", "  ", "--starts", day(0), "--ends", day(30)), ["De naam van de periode moet 1 tot 80 tekens hebben."], 1, "C.UTF-8"),
-    ("period-letters", ("periods", "open", *NEW, "--ends", day(30), "--codes-out", "out/l/c.csv", "--letters-out", "l.pdf"), ["--letters-out: letters are not built yet"], 1, "C.UTF-8"),
+    ("period-letters-unwritable", ("periods", "open", *NEW, "--ends", day(30), "--codes-out", "out/l/c.csv", "--letters-out", "not-a-directory/l.pdf"), ["--letters-out: cannot write in not-a-directory"], 1, "C.UTF-8"),
     ("period-codes-out-unwritable", ("periods", "open", *NEW, "--ends", day(30), "--codes-out", "not-a-directory/codes.csv"), ["--codes-out: cannot write in not-a-directory"], 1, "C.UTF-8"),
     ("period-no-codes-out", ("periods", "open", *NEW, "--ends", day(30)), ["Missing option '--codes-out'"], 2, "C.UTF-8"),
     ("period-english", _period("en", *FROZEN, "--ends", day(89)), [f"The end of 'Voorjaar 2027' can only be extended ({day(90)} or later)."], 1, "en_GB.UTF-8"),

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 def letterhead(settings: Settings) -> Letterhead:
     """The municipality's name, site and logo (LETTERS_LOGO_PATH; a neutral logo when it is not set)."""
-    logo = getattr(settings, "letters_logo_path", None)
+    logo = settings.letters_logo_path
     return Letterhead(
         municipality=settings.municipality_name,
         base_url=settings.base_url,
