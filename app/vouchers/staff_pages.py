@@ -1,5 +1,7 @@
 """Back-office vouchers: look up a household's vouchers by address, reissue a lost voucher (the new code
-is shown once, for printing at the wijkcentrum), and, for administrators, the periods and opening one.
+is shown once, and its letter is written into the print folder for the wijkcentrum), and, for
+administrators, the periods and opening one (codes, letters and the mail-merge list into the print
+folder; app/vouchers/staff_letters.py has those files and the reprint of a list of addresses).
 
 Households are in scope by their buurt; outside it every route answers 404 with the same words as for an
 address that does not exist. Looking up a household is recorded in the audit log (personal data).
@@ -7,10 +9,7 @@ address that does not exist. Looking up a household is recorded in the audit log
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,20 +19,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from app.audit.service import record
-from app.errors import AppError, Conflict, ServiceBusy
-from app.kit.clock import AMSTERDAM, today
+from app.errors import AppError, Conflict
+from app.kit.clock import today
 from app.kit.money import parse_euros
-from app.models.base import utcnow
+from app.letters.layout import PeriodFacts
 from app.staff.deps import StaffContext, require_admin, require_staff
 from app.templating import render
-from app.vouchers import history, repository, service
+from app.vouchers import history, repository, service, staff_letters
 from app.vouchers.errors import PeriodInvalid, VoucherExpired, VoucherReplaced
 from app.vouchers.history import AddressInvalid, HouseholdNotFound
-from app.vouchers.printbatch import CodesFile
+from app.vouchers.staff_letters import (
+    PeriodChanged,
+    commit_outputs,
+    print_outputs,
+    print_paths,
+    print_stem,
+    write_with_files,
+)
 from app.web.forms import error_message, field, read_form
 from app.web.session import clear_flash, read_flash, set_flash
 
 router = APIRouter(include_in_schema=False)
+router.include_router(staff_letters.router)  # reprinting a list of addresses
 
 NO_STORE = {"Cache-Control": "no-store"}
 CODE_PAGE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -53,12 +60,6 @@ class CountChanged(Conflict):
             "Check it and confirm again.",
         )
         self.households = households
-
-
-class PrintDirUnavailable(ServiceBusy):
-    slug = "print-dir-unavailable"
-    message = "Het drukbestand kan niet worden geschreven. Er is niets veranderd. Vraag de systeembeheerder."
-    message_en = "The print file cannot be written. Nothing was changed. Ask the system administrator."
 
 
 # --- The lookup page and the history ------------------------------------------------------------------
@@ -154,7 +155,7 @@ def _reissue_page(
     status = service.effective_status(voucher, day)
     problem = error
     if problem is None and status != "active":
-        problem = VoucherReplaced() if status == "replaced" else VoucherExpired()
+        problem = _not_active(status)
     context = {
         "voucher": voucher,
         "household": household,
@@ -185,26 +186,66 @@ async def reissue(
 
 
 def _reissue(request: Request, staff: StaffContext, voucher_id: int) -> Response:
+    """Replace the voucher and write the new code's letter into the print folder, in one transaction."""
     day = today()
-
-    def work(session: Session) -> tuple[int, str, history.HouseholdView, int]:
+    db = request.app.state.db
+    with db.read() as session:
         voucher = history.voucher_in_scope(staff.scope, repository.find_by_id(session, voucher_id))
         household = history.household_by_id(session, staff.scope, voucher.household_id)
-        new_id, code = service.reissue(session, voucher_id=voucher.id, actor=staff.actor, today=day)
-        new = repository.find_by_id(session, new_id)
-        assert new is not None
-        return new_id, code, household, new.balance_cents
+        period = repository.period_by_name(session, voucher.period_name)
+        assert period is not None
+        facts = PeriodFacts(name=period.name, ends_on=period.ends_on, value_cents=period.value_cents)
+    status = service.effective_status(voucher, day)
+    if status != "active":  # refused before a file is made
+        return _reissue_page(request, staff, voucher_id, error=_already(_not_active(status)))
+    settings = request.app.state.settings
+    ending = f"-brief-{staff_letters.address_slug(household)}.pdf"
+    [letter] = print_paths(settings.print_dir, print_stem(facts.name), (ending,))
 
     try:
-        new_id, code, household, balance = request.app.state.db.run_write(work)
+        with print_outputs(settings, facts, expected=1, reprint=True, letters=letter) as outputs:
+
+            def work(session: Session) -> tuple[int, str, int]:
+                found = history.voucher_in_scope(staff.scope, repository.find_by_id(session, voucher_id))
+                now = repository.period_by_name(session, facts.name)
+                if now is None or (now.ends_on, now.value_cents) != (facts.ends_on, facts.value_cents):
+                    raise PeriodChanged()  # the letter would show the old last day
+                new_id, code = service.reissue(session, voucher_id=found.id, actor=staff.actor, today=day)
+                new = repository.find_by_id(session, new_id)
+                assert new is not None
+                outputs.write(household, code, new.balance_cents)
+                record(
+                    session,
+                    actor=staff.actor,
+                    action="voucher.letter_written",
+                    subject_type="voucher",
+                    subject_id=new_id,
+                    after={"file": letter.name},
+                )
+                outputs.finish()
+                return new_id, code, new.balance_cents
+
+            new_id, code, balance = write_with_files(db, work)
+            files, kept = commit_outputs(outputs)
     except AppError as error:
         if error.status == 404:
             raise
         return _reissue_page(request, staff, voucher_id, error=_already(error))
-    with request.app.state.db.read() as session:
-        voucher = repository.find_by_id(session, new_id)
-    context = {"voucher": voucher, "household": household, "code": code, "balance_cents": balance}
+    with db.read() as session:
+        new_voucher = repository.find_by_id(session, new_id)
+    context = {
+        "voucher": new_voucher,
+        "household": household,
+        "code": code,
+        "balance_cents": balance,
+        "files": files,
+        "kept": kept,
+    }
     return render(request, "staff/vouchers/reissued.html", context, headers=CODE_PAGE)
+
+
+def _not_active(status: str) -> AppError:
+    return VoucherReplaced() if status == "replaced" else VoucherExpired()
 
 
 def _already(error: AppError) -> AppError:
@@ -334,21 +375,8 @@ async def period_open(request: Request, staff: StaffContext = Depends(require_ad
     return await run_in_threadpool(_open, request, staff, values, cents, expected)
 
 
-def batch_name(period_name: str) -> str:
-    """`Voorjaar 2027` → `voorjaar-2027-20270301-091500.csv` (Amsterdam time)."""
-    ascii_name = unicodedata.normalize("NFKD", period_name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-") or "periode"
-    return f"{slug}-{utcnow().astimezone(AMSTERDAM):%Y%m%d-%H%M%S}.csv"
-
-
-def _free_path(directory: Path, name: str) -> Path:
-    path = directory / name
-    stem = path.stem
-    number = 2
-    while path.exists():
-        path = directory / f"{stem}-{number}.csv"
-        number += 1
-    return path
+PERIOD_FILES = ("-codes.csv", "-brieven.pdf", "-mailmerge.csv")
+"""The files opening a period writes into the print folder, after the period's name and the time."""
 
 
 def _open(
@@ -364,17 +392,13 @@ def _open(
         return _confirm_page(request, preview, starts, ends, error=CountChanged(preview.households))
     expected = int(expected_text)
     settings = request.app.state.settings
-    directory: Path = settings.print_dir
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        codes_file = CodesFile(_free_path(directory, batch_name(preview.name)))
-    except (
-        Exception
-    ) as exc:  # OSError, PrintBatchExists, or CliFailure (how CodesFile reports an unwritable folder)
-        raise PrintDirUnavailable() from exc
+    codes, letters, mailmerge = print_paths(settings.print_dir, print_stem(preview.name), PERIOD_FILES)
+    facts = PeriodFacts(name=preview.name, ends_on=ends, value_cents=value_cents)
     day = today()
     try:
-        with codes_file:
+        with print_outputs(
+            settings, facts, expected=expected, codes=codes, letters=letters, mailmerge=mailmerge
+        ) as outputs:
 
             def work(session: Session) -> service.PeriodOpenResult:
                 households = service.households_to_issue(session, name)
@@ -388,7 +412,7 @@ def _open(
                     value_cents=value_cents,
                     actor=staff.actor,
                     today=day,
-                    sink=codes_file.write,
+                    sink=outputs.write,
                 )
                 if result.issued != households:  # never expected: the same rule counted and issued
                     raise CountChanged(result.issued)
@@ -399,13 +423,18 @@ def _open(
                         action="vouchers.print_batch_written",
                         subject_type="period",
                         subject_id=result.period_id,
-                        after={"file": codes_file.path.name, "count": result.issued},
+                        after={
+                            "count": result.issued,
+                            "codes": codes.name,
+                            "letters": letters.name,
+                            "mailmerge": mailmerge.name,
+                        },
                     )
+                    outputs.finish()  # the last step: a file that cannot be flushed rolls it all back
                 return result
 
-            result = request.app.state.db.run_write(work, attempts=1)
-            if result.issued:
-                codes_file.commit()
+            result = write_with_files(request.app.state.db, work)
+            files, kept = commit_outputs(outputs) if result.issued else ([], False)
     except CountChanged as error:
         fresh = service.PeriodPreview(preview.name, error.households, preview.value_cents, preview.existing)
         return _confirm_page(request, fresh, starts, ends, error=error)
@@ -419,7 +448,8 @@ def _open(
         period=name,
         issued=result.issued,
         total_cents=result.issued * value_cents,
-        file=codes_file.path.name if result.issued else "",
+        files=files,
+        kept=kept,
         created=result.created,
         extended=result.extended,
     )
