@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.donations import events, service
 from app.donations.schemas import DonationIn, DonationOut
 from app.errors import prefers_english
-from app.kit.http import problem
+from app.kit.http import MAX_JSON_BYTES, problem
 
 router = APIRouter(tags=["donations"])
 
@@ -21,6 +21,7 @@ router = APIRouter(tags=["donations"])
     status_code=201,
     response_model=DonationOut,
     summary="Start a donation: returns Stripe's payment page to send the donor to",
+    max_body_size=MAX_JSON_BYTES,
     responses={
         404: problem("Unknown initiative, or donations are switched off"),
         409: problem("The initiative does not take donations now"),

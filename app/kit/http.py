@@ -8,6 +8,9 @@ from fastapi import Path, Request
 
 from app.errors import PROBLEM_JSON
 
+MAX_JSON_BYTES = 256 * 1024
+"""Largest body a JSON route reads (its fields need a few hundred bytes); longer bodies get 413 unread."""
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],

@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from app.kit.clock import today
-from app.kit.http import client_address, problem
+from app.kit.http import MAX_JSON_BYTES, client_address, problem
 from app.kit.idempotency import request_fingerprint, run_idempotent
 from app.pledges import service
 from app.pledges.errors import VoucherChanged
 from app.pledges.schemas import PledgeIn, PledgeInitiative, PledgeOut
 from app.vouchers.errors import UnknownVoucher
 
-router = APIRouter(prefix="/api/v1", tags=["pledges"])
+router = APIRouter(prefix="/api/v1", tags=["pledges"], max_body_size=MAX_JSON_BYTES)
 
 
 @router.post(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.kit.clock import end_of_day, today
-from app.kit.http import client_address, problem
+from app.kit.http import MAX_JSON_BYTES, client_address, problem
 from app.vouchers import service
 from app.vouchers.schemas import VoucherCheckIn, VoucherCheckOut
 
-router = APIRouter(prefix="/api/v1", tags=["vouchers"])
+router = APIRouter(prefix="/api/v1", tags=["vouchers"], max_body_size=MAX_JSON_BYTES)
 
 
 @router.post(

@@ -1,0 +1,58 @@
+"""Small helpers for the security tests: an initiator's own draft made through the real pages."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.kit.clock import today
+from tests.pages_helpers import alert_text, form_fields, soup
+
+GOOD = {
+    "title": "Bloembakken in de Grotestraat",
+    "summary": "Tien bloembakken maken de straat vrolijker.",
+    "description": "Wij zetten tien bloembakken neer en de buren geven ze om de beurt water.",
+    "category": "groen",
+    "area": "BU01411000",
+    "target": "400",
+    "line_text_0": "Tien bakken",
+    "line_amount_0": "300",
+    "line_text_1": "Planten en aarde",
+    "line_amount_1": "100",
+    "organiser_name_0": "Sanne",
+    "organiser_email_0": "sanne@example.org",
+}
+
+
+def filled(page: Any, action: str, **values: str) -> dict[str, str]:
+    """The form's own fields (hidden, text, textareas, selects) with `values` put in."""
+    fields = form_fields(page, action)
+    form = soup(page).find("form", attrs={"action": action})
+    for textarea in form.find_all("textarea"):
+        fields[str(textarea["name"])] = textarea.get_text()
+    for select_ in form.find_all("select"):
+        chosen = select_.find("option", selected=True)
+        fields[str(select_["name"])] = str(chosen["value"]) if chosen else ""
+    fields.update(values)
+    return fields
+
+
+def new_draft(browser: TestClient, **changes: str) -> int:
+    """A draft initiative of the signed-in initiator, made through /my/initiatives/new; its id."""
+    page = browser.get("/my/initiatives/new")
+    values = {**GOOD, "deadline": (today() + timedelta(days=30)).isoformat(), **changes}
+    created = browser.post(
+        "/my/initiatives/new", data=filled(page, "/my/initiatives/new", **values), follow_redirects=False
+    )
+    assert created.status_code == 303, alert_text(created)
+    return int(created.headers["location"].rsplit("/", 1)[1])
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 80, 80)).save(buffer, "JPEG")
+    return buffer.getvalue()
