@@ -38,6 +38,7 @@ initiatives_cli = typer.Typer(help="Initiatives.", no_args_is_help=True)
 ledger_cli = typer.Typer(help="The ledger.", no_args_is_help=True)
 mail_cli = typer.Typer(help="Outgoing e-mail (the outbox).", no_args_is_help=True)
 staff_cli = typer.Typer(help="Back-office accounts (wijkregisseurs and beheerders).", no_args_is_help=True)
+retention_cli = typer.Typer(help="Removing personal data after initiatives closed.", no_args_is_help=True)
 for name, sub in (
     ("db", db_cli),
     ("areas", areas_cli),
@@ -49,6 +50,7 @@ for name, sub in (
     ("mail", mail_cli),
     ("staff", staff_cli),
     ("payments", payments_cli),
+    ("retention", retention_cli),
 ):
     cli.add_typer(sub, name=name)
 
@@ -344,6 +346,21 @@ def staff_unlock(email: Annotated[str, typer.Option("--email")]) -> None:
         staff_id = _staff_id(db, email)
         db.run_write(lambda s: unlock(s, staff_id, actor=ACTOR))
     typer.echo("unlocked")
+
+
+@retention_cli.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing")] = False,
+) -> None:
+    """Remove initiators' and donors' personal data RETENTION_DAYS after their initiative closed."""
+    from app.models.base import utcnow
+    from app.ops.retention import retention_days, run
+
+    conf = settings()
+    with database() as db:
+        report = run(db, now=utcnow(), days=retention_days(conf), actor=ACTOR, dry_run=dry_run)
+    for line in report.lines():
+        typer.echo(line)
 
 
 @cli.command("demo")
