@@ -127,15 +127,22 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+def _redact_arg(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(value if isinstance(value, str) else str(value))
+
+
 class RedactingFilter(logging.Filter):
     """The same for standard-library records (uvicorn's errors, SQLAlchemy's messages, tracebacks)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: log what there is
-            message = str(record.msg)
-        record.msg, record.args = redact_text(message), None
+        # the arguments are cleaned one by one, so formatters that read them (uvicorn's access log) still work
+        record.msg = redact_text(record.msg) if isinstance(record.msg, str) else redact_text(str(record.msg))
+        if isinstance(record.args, Mapping):
+            record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(value) for value in record.args)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

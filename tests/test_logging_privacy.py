@@ -130,3 +130,26 @@ def test_standard_library_records_are_redacted() -> None:
     text = out.getvalue()
     assert "RuntimeError" in text and "Exception in ASGI application" in text
     assert EMAIL not in text and IBAN not in text
+
+
+def test_access_log_records_keep_their_shape() -> None:
+    """uvicorn's access formatter unpacks the record's arguments: they stay five, the path without the code."""
+    from uvicorn.logging import AccessFormatter
+
+    out = io.StringIO()
+    logger = logging.getLogger("uvicorn.access")
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False)
+    )
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        install_stdlib_filter()
+        code = format_code(unknown_code())
+        logger.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5000", "GET", f"/v/{code}", "1.1", 303)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert out.getvalue().strip() == '10.0.0.7:5000 - "GET /v/[code] HTTP/1.1" 303 See Other'

@@ -136,8 +136,10 @@ def test_access_in_production(database_url: str, db: Database, monkeypatch: pyte
         ("s3cret-token-for-prometheus", {"Authorization": "Bearer wrong"}, 404),
         ("s3cret-token-for-prometheus", {"Authorization": "Bearer s3cret-token-for-prometheus"}, 200),
     ):
-        conf = test_settings(database_url, environment=Environment.production, secret_key="x" * 40)
         monkeypatch.setenv("METRICS_TOKEN", token)
+        conf = test_settings(
+            database_url, environment=Environment.production, secret_key="x" * 40, metrics_token=token
+        )
         app = create_app(conf, db)
         install_metrics(app)
         with TestClient(app, base_url="https://testserver") as client:

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -38,6 +39,8 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Environment
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +54,9 @@ UNMATCHED = "unmatched"
 WEBHOOK_ROUTE = "/webhooks/stripe"
 DB_CACHE_SECONDS = 5.0
 """Each process reads the database figures at most this often (a burst of scrapes costs one read)."""
+
+if os.environ.get(MULTIPROC_ENV, "").strip():  # prometheus_client writes its files there from the start
+    Path(os.environ[MULTIPROC_ENV].strip()).mkdir(parents=True, exist_ok=True)
 
 # The registry this process writes to. In multiprocess mode the values go to files, not to this registry.
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -122,7 +128,10 @@ class RequestMetrics:
             status = 500
             raise
         finally:
-            record(scope, status, time.perf_counter() - started)
+            try:
+                record(scope, status, time.perf_counter() - started)
+            except Exception:  # counting must never cost a request its answer
+                log.warning("metrics.record_failed", exc_info=True)
 
 
 def record(scope: Scope, status: int, seconds: float) -> None:
