@@ -163,10 +163,9 @@ def database_metrics(db: Database) -> list[Metric]:
         StripeEvent,
     )
 
-    pledges = CounterMetricFamily(
-        "buurtkas_pledges",
-        "Pledges made (returned ones included), by whether they were returned.",
-        labels=["state"],
+    pledges = CounterMetricFamily("buurtkas_pledges", "Pledges made (returned ones included).")
+    returned = CounterMetricFamily(
+        "buurtkas_pledges_returned", "Pledges given back because their initiative ended unfunded."
     )
     pledged = CounterMetricFamily(
         "buurtkas_pledged_cents", "Voucher value pledged, in euro cents (returned pledges included)."
@@ -197,14 +196,13 @@ def database_metrics(db: Database) -> list[Metric]:
     )
     try:
         with db.read() as session:
-            by_return = dict(
-                session.execute(
-                    select(Pledge.returned_at.is_not(None), func.count()).group_by(
-                        Pledge.returned_at.is_not(None)
-                    )
-                ).all()
-            )
-            total_pledged = session.scalar(select(func.coalesce(func.sum(Pledge.amount_cents), 0)))
+            made, given_back, total_pledged = session.execute(
+                select(
+                    func.count(),
+                    func.count(Pledge.returned_at),
+                    func.coalesce(func.sum(Pledge.amount_cents), 0),
+                )
+            ).one()
             ledger_rows = session.execute(
                 select(
                     LedgerTransfer.kind, func.count(), func.coalesce(func.sum(LedgerTransfer.amount_cents), 0)
@@ -231,8 +229,8 @@ def database_metrics(db: Database) -> list[Metric]:
     except Exception:  # a scrape must answer even when the database does not
         up.add_metric([], 0)
         return [up]
-    pledges.add_metric(["open"], int(by_return.get(False, 0)))
-    pledges.add_metric(["returned"], int(by_return.get(True, 0)))
+    pledges.add_metric([], int(made))
+    returned.add_metric([], int(given_back))
     pledged.add_metric([], int(total_pledged or 0))
     for kind, count, cents in ledger_rows:
         transfers.add_metric([str(kind)], int(count))
@@ -244,7 +242,7 @@ def database_metrics(db: Database) -> list[Metric]:
     inbox.add_metric(["waiting"], int(inbox_rows.get(False, 0)))
     inbox.add_metric(["failed"], int(inbox_rows.get(True, 0)))
     up.add_metric([], 1)
-    return [pledges, pledged, moved, transfers, mail, refunds, inbox, up]
+    return [pledges, returned, pledged, moved, transfers, mail, refunds, inbox, up]
 
 
 class DatabaseCollector(Collector):
