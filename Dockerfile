@@ -8,7 +8,8 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 
 FROM python:3.11-slim
 # PYTHONPATH puts /srv/buurtkas/app (with alembic.ini and migrations beside it) before site-packages.
-ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/srv/buurtkas PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 ENVIRONMENT=production
+ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/srv/buurtkas PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 ENVIRONMENT=production \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/buurtkas-metrics
 RUN useradd --system --uid 10001 --home-dir /srv/buurtkas --create-home buurtkas
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv/buurtkas

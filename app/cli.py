@@ -387,7 +387,10 @@ def serve(
     """Serve the app with uvicorn."""
     import uvicorn
 
+    from app.ops.metrics import prepare_multiprocess_dir
+
     settings()  # refuse to start with bad settings, with a clear message
+    prepare_multiprocess_dir()  # old counter files of earlier workers go
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -400,10 +403,10 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> Any:
-    import structlog
+    from app.logging import configure_cli_logging
 
-    # Logs go to stderr, so stdout stays the command's own answer.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # Logs go to stderr (redacted like the app's), so stdout stays the command's own answer.
+    configure_cli_logging()
     try:
         return cli(args=argv, standalone_mode=False)
     except CliFailure as exc:

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     """`smtp://user:pass@host:port`, `smtp+starttls://…` or `smtps://…`; empty: mail stays in the outbox."""
     mail_from: str = "Buurtkas <noreply@buurtkas.localhost>"
+    metrics_token: str = ""
+    """Bearer token for GET /metrics (Prometheus `authorization: credentials`); empty: /metrics answers 404
+    in production and is open in development and test."""
+    retention_days: int = Field(default=365, ge=0, le=36_500)
+    """Days after an initiative closed before `buurtkas retention run` removes its initiator's, co-organisers'
+    and donors' personal data."""
     embed_cache_seconds: float = Field(default=15, ge=0, le=3_600)
     """How long a rendered widget is reused by one app process (0: render every request)."""
     embed_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

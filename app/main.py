@@ -36,6 +36,7 @@ from app.news.api import router as news_router
 from app.news.feeds import router as feeds_router
 from app.news.pages import router as news_pages
 from app.news.staff_pages import router as news_staff_pages
+from app.ops.metrics import install_metrics
 from app.payouts.pages import router as payout_pages
 from app.pledges.api import router as pledges_router
 from app.pledges.pages import router as pledge_pages
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(GZipMiddleware, minimum_size=1_000, compresslevel=6)
     app.add_middleware(SecurityHeaders)
     install_cors(app, settings)
+    install_metrics(app)
     app.include_router(areas_router)
     app.include_router(initiatives_router)
     app.include_router(vouchers_router)

@@ -307,7 +307,7 @@ def prepare_multiprocess_dir() -> Path | None:
 
 def allowed(request: Request) -> bool:
     settings = request.app.state.settings
-    token = str(getattr(settings, "metrics_token", "") or os.environ.get("METRICS_TOKEN", ""))
+    token = settings.metrics_token
     if not token:
         return bool(settings.environment != Environment.production)
     given = request.headers.get("authorization", "")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.audit.service import record
+from app.config import Settings
 from app.db import Database
 from app.models import (
     Account,
@@ -148,8 +149,8 @@ class _DryRun(Exception):
         self.report = report
 
 
-def retention_days(settings: object) -> int:
-    return int(getattr(settings, "retention_days", DEFAULT_RETENTION_DAYS))
+def retention_days(settings: Settings) -> int:
+    return settings.retention_days
 
 
 def run(db: Database, *, now: datetime, days: int, actor: str, dry_run: bool = False) -> RetentionReport:
