@@ -21,6 +21,8 @@ def all_areas(session: Session) -> list[tuple[Area, str | None]]:
 
 
 def by_code(session: Session, code: str) -> Area | None:
+    if "\x00" in code:  # no code has one, and PostgreSQL refuses NUL in text (a 500 otherwise)
+        return None
     return session.execute(select(Area).where(Area.code == code)).scalar_one_or_none()
 
 

@@ -4,6 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL cannot store NUL in text: such input is refused as bad input (422), not a 500."""
+
 
 class DonationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -12,9 +15,11 @@ class DonationIn(BaseModel):
         Field(ge=1, le=100_000_000, description="In euro cents; the municipality sets the bounds (€1–€500)"),
     ]
     donor_name: Annotated[
-        str, Field(max_length=70, description="Shown on the initiative; empty: anonymous")
+        str, Field(max_length=70, pattern=NO_NUL, description="Shown on the initiative; empty: anonymous")
     ] = ""
-    email: Annotated[str | None, Field(max_length=254, description="For a receipt; never shown")] = None
+    email: Annotated[
+        str | None, Field(max_length=254, pattern=NO_NUL, description="For a receipt; never shown")
+    ] = None
 
 
 class DonationOut(BaseModel):

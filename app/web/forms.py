@@ -21,6 +21,18 @@ class FormTooLarge(InvalidInput):
     message_en = "This form contains too much text."
 
 
+class FormHasNul(InvalidInput):
+    slug = "form-unreadable"
+    message = "Dit formulier bevat een onzichtbaar teken dat niet kan worden bewaard. Typ de tekst opnieuw."
+    message_en = "This form contains an invisible character that cannot be saved. Please type the text again."
+
+
+def _refuse_nul(form: FormData) -> None:
+    """PostgreSQL cannot store NUL in text; no browser sends one in a field, so refuse the form (not a 500)."""
+    if any(isinstance(value, str) and "\x00" in value for _, value in form.multi_items()):
+        raise FormHasNul()
+
+
 async def read_form(request: Request, *, max_bytes: int = MAX_FORM_BYTES, max_fields: int = 20) -> FormData:
     """The posted form after the CSRF check; refuses bodies larger than the form ever needs."""
     length = request.headers.get("content-length", "")
@@ -28,6 +40,7 @@ async def read_form(request: Request, *, max_bytes: int = MAX_FORM_BYTES, max_fi
         raise FormTooLarge()
     form = await request.form(max_files=0, max_fields=max_fields, max_part_size=max_bytes)
     verify_csrf(request, _text(form, FIELD))
+    _refuse_nul(form)
     return form
 
 
@@ -42,7 +55,8 @@ async def read_upload_form(request: Request, *, max_file_bytes: int) -> FormData
     form = await request.form(max_files=1, max_fields=10, max_part_size=max_file_bytes + 1)
     try:
         verify_csrf(request, _text(form, FIELD))
-    except CsrfFailed:
+        _refuse_nul(form)
+    except (CsrfFailed, FormHasNul):
         await form.close()
         raise
     return form

@@ -41,10 +41,15 @@ def filled(page: Any, action: str, **values: str) -> dict[str, str]:
     return fields
 
 
+def good_values(**changes: str) -> dict[str, str]:
+    """Fields of a good new initiative (deadline in 30 days) with `changes`."""
+    return {**GOOD, "deadline": (today() + timedelta(days=30)).isoformat(), **changes}
+
+
 def new_draft(browser: TestClient, **changes: str) -> int:
     """A draft initiative of the signed-in initiator, made through /my/initiatives/new; its id."""
     page = browser.get("/my/initiatives/new")
-    values = {**GOOD, "deadline": (today() + timedelta(days=30)).isoformat(), **changes}
+    values = good_values(**changes)
     created = browser.post(
         "/my/initiatives/new", data=filled(page, "/my/initiatives/new", **values), follow_redirects=False
     )

@@ -4,9 +4,12 @@ inline script anyway (tests/security/test_headers.py).
 
 Guards Jinja's autoescape (app/templating.py select_autoescape) and the Markdown sanitiser
 (app/kit/markdown.py: markdown-it without raw HTML, then nh3 with http/https/mailto links only). Checked to
-fail without the protection: with `autoescape=False` in app/templating.py the page, widget and search-param
-tests failed; with render_markdown returning markdown-it's output with html=True and no nh3 the Markdown
-cases in pages, widgets and all three feeds failed (each change undone, never committed).
+fail without the protection: with `autoescape=False` in app/templating.py the pages-and-widgets test
+failed; with render_markdown returning markdown-it's output with html=True and no nh3, the pages and the
+feeds tests failed (each change undone, never committed). The search/path parameter test did NOT fail with
+autoescape off: the app never echoes those parameters (unknown areas, categories, widgets and pages are
+looked up and dropped, 404 pages do not repeat the path), so it guards that no page starts reflecting them
+unescaped.
 """
 
 from __future__ import annotations
