@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import structlog
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +85,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def upsert_insert(session: Session) -> Callable[..., Any]:
+    """The `insert` of this session's dialect, which has `on_conflict_do_nothing/_update` on both."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def rowcount(result: Result[Any]) -> int:

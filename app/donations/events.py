@@ -17,11 +17,10 @@ from typing import Any
 import stripe
 import structlog
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, upsert_insert
 from app.donations import refunds, service
 from app.donations.gateway import METADATA_KEY, RefundResult
 from app.models import DonationRefund, StripeEvent, StripeSignature
@@ -74,7 +73,7 @@ def _event(payload: bytes) -> dict[str, Any]:
 
 
 def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any], key: str) -> bool:
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    make = upsert_insert(session)
     result = session.execute(
         make(table)
         .values(**values)

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
 from app.audit.service import record
-from app.db import rowcount
+from app.db import rowcount, upsert_insert
 from app.kit.csvfile import CsvError, Problems, read_rows
 from app.kit.postcode import normalize_postcode
 from app.models import AreaKind, Household
@@ -114,7 +113,7 @@ def _upsert(session: Session, batch: list[dict[str, object]]) -> None:
     if not batch:
         return
     table: Table = Household.__table__  # type: ignore[assignment]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["postcode", "huisnummer", "huisletter", "toevoeging"],

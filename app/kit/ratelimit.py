@@ -11,10 +11,9 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import Database, rowcount
+from app.db import Database, rowcount, upsert_insert
 from app.errors import TooManyAttempts
 from app.models import RateCounter
 
@@ -70,7 +69,7 @@ class FailureLimiter:
         mine, everyone = self._buckets(client)
 
         def bump(session: Session) -> None:
-            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            insert = upsert_insert(session)
             for bucket in (mine, everyone):
                 statement = insert(RateCounter).values(bucket=bucket, window_start=start, count=1)
                 session.execute(

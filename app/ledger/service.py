@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Table, bindparam, case, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import rowcount
+from app.db import rowcount, upsert_insert
 from app.models import (
     AccountKind,
     Initiative,
@@ -255,10 +254,8 @@ def system_account_id(session: Session, key: str, kind: AccountKind) -> int:
     found = session.execute(select(accounts.c.id).where(accounts.c.system_key == key)).scalar_one_or_none()
     if found is not None:
         return int(found)
-    conn = session.connection()
-    make_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(
-        make_insert(accounts)
+    session.execute(
+        upsert_insert(session)(accounts)
         .values(kind=kind, system_key=key, balance_cents=0)
         .on_conflict_do_nothing(index_elements=[accounts.c.system_key])
     )
