@@ -50,8 +50,7 @@ def area_news(
     code: str, request: Request, limit: Annotated[int, Query(ge=1, le=feed_builder.FEED_LIMIT)] = 20
 ) -> AreaNewsOut:
     parsed = feed_builder.parse_code(code)
-    settings = request.app.state.settings
-    site = FeedSite(base_url=settings.base_url, municipality=settings.municipality_name)
+    site = FeedSite.of(request.app.state.settings)
     with request.app.state.db.read() as session:
         news = feed_builder.load_area_news(session, parsed, now=utcnow(), limit=limit)
     return AreaNewsOut(

@@ -32,6 +32,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from app.areas import repository as areas
+from app.config import Settings
 from app.errors import NotFound
 from app.kit.markdown import render_markdown
 from app.models import Area, AreaKind
@@ -137,6 +138,10 @@ class FeedSite:
 
     base_url: str
     municipality: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> FeedSite:
+        return cls(base_url=settings.base_url, municipality=settings.municipality_name)
 
     @property
     def base(self) -> str:

@@ -37,8 +37,7 @@ def _responses(kind: FeedFormat, description: str) -> dict[int | str, dict[str, 
 
 def _feed(request: Request, code: str, kind: FeedFormat) -> Response:
     parsed = feed_builder.parse_code(code)
-    settings = request.app.state.settings
-    site = FeedSite(base_url=settings.base_url, municipality=settings.municipality_name)
+    site = FeedSite.of(request.app.state.settings)
     with request.app.state.db.read() as session:
         news = feed_builder.load_area_news(session, parsed, now=utcnow())
     body = feed_builder.render_feed(site, news, kind)
