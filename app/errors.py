@@ -8,11 +8,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import structlog
+
 if TYPE_CHECKING:  # FastAPI is imported where it is used, so the CLI starts without it (~0.4 s)
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, Response
 
 PROBLEM_JSON = "application/problem+json"
+
+log = structlog.get_logger(__name__)
 
 
 class AppError(Exception):
@@ -94,6 +98,49 @@ class ServiceBusy(AppError):
     title_en = "Busy"
 
 
+class DatabaseUnavailable(AppError):
+    """The database cannot be reached (restarting, failing over, the pool exhausted): try again soon."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Even niet bereikbaar"
+    title_en = "Temporarily unavailable"
+    message = (
+        "Buurtkas kan zijn gegevens nu even niet bereiken. Probeer het over een paar seconden opnieuw; "
+        "wat al gelukt was, gebeurt geen tweede keer."
+    )
+    message_en = (
+        "Buurtkas cannot reach its data right now. Try again in a few seconds; "
+        "whatever already went through does not happen a second time."
+    )
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused database connection, or no connection free in time; not a bug in a query."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        if type(exc.orig).__module__.startswith("sqlite3"):  # SQLite also says "no such table" this way
+            return any(word in str(exc.orig).lower() for word in _SQLITE_UNAVAILABLE)
+        return True  # PostgreSQL: connection lost or refused, shutting down, statement timeout
+    return False
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+
+
 def prefers_english(request: Request) -> bool:
     accept = request.headers.get("accept-language", "")
     first = accept.split(",")[0].strip().lower()
@@ -159,9 +206,19 @@ def install_error_handlers(app: FastAPI) -> None:
     from fastapi.encoders import jsonable_encoder
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from app.web.session import locale_of
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        if not is_database_unavailable(exc):
+            raise exc  # a real bug: the server error page and the traceback in the log
+        log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        return await _app_error(request, DatabaseUnavailable())
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from tests.databases import PostgresFactory, SqliteFactory, test_settings
 from tests.dbstate import empty_postgres_database
 from tests.factories import World, build_world
 from tests.mailserver import smtp_server  # noqa: F401  # the fixture, for every test module
+from tests.served import WORKERS, served
 from tests.stripe_fixtures import stripe, stripe_server  # noqa: F401  # likewise
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -86,9 +88,39 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, db)) as test_client:
-        yield test_client
+def serving(request: pytest.FixtureRequest) -> str:
+    """How `client` reaches the app: in-process ("app"), or `buurtkas serve --workers 4` ("4-workers")."""
+    return str(getattr(request, "param", "app"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests in modules marked `served` that take `client` run both ways (on PostgreSQL; see tests.served).
+    if metafunc.definition.get_closest_marker("served") and "client" in metafunc.fixturenames:
+        metafunc.parametrize("serving", ["app", f"{WORKERS}-workers"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Several server processes run on PostgreSQL only: leave out SQLite with workers (not a skip)."""
+    dropped = [item for item in items if _sqlite_with_workers(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not _sqlite_with_workers(item)]
+
+
+def _sqlite_with_workers(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return params.get("backend") == "sqlite" and params.get("serving", "app") != "app"
+
+
+@pytest.fixture
+def client(serving: str, backend: str, settings: Settings, db: Database) -> Iterator[Any]:
+    if serving == "app":
+        with TestClient(create_app(settings, db)) as test_client:
+            yield test_client
+        return
+    assert backend == "postgresql", "several server processes: PostgreSQL only"
+    with served(settings.database_url) as server, server.client() as served_client:
+        yield served_client
 
 
 @pytest.fixture

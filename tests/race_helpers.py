@@ -123,7 +123,12 @@ def responses_only(results: list[httpx2.Response | BaseException]) -> list[httpx
 
 
 class PeakConnections:
-    """Samples how many pooled connections are checked out at once while a race runs."""
+    """Samples how many connections are in use at once while a race runs.
+
+    In-process: the pooled connections checked out. On PostgreSQL also the server's view, the backends of
+    this database inside a transaction (pg_stat_activity), which counts the connections of other processes
+    too (`buurtkas serve --workers 4` in tests.served). The peak is the larger of the two.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -133,9 +138,25 @@ class PeakConnections:
 
     def _sample(self) -> None:
         pool: Any = self.db.engine.pool
-        while not self._stop.is_set():
-            self.peak = max(self.peak, int(pool.checkedout()))
-            time.sleep(0.0005)
+        server = self._server_view()
+        try:
+            while not self._stop.is_set():
+                in_transaction = 0
+                if server is not None:
+                    in_transaction = int(server.execute(_IN_TRANSACTION).fetchone()[0])
+                self.peak = max(self.peak, int(pool.checkedout()), in_transaction)
+                time.sleep(0.0005)
+        finally:
+            if server is not None:
+                server.close()
+
+    def _server_view(self) -> Any:
+        if self.db.is_sqlite:
+            return None
+        import psycopg
+
+        url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(url, autocommit=True)
 
     def __enter__(self) -> PeakConnections:
         self._thread.start()
@@ -144,6 +165,12 @@ class PeakConnections:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+_IN_TRANSACTION = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+)
 
 
 @contextmanager

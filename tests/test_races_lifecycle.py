@@ -51,7 +51,8 @@ from tests.race_helpers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.race
+# Each test that takes `client` runs in-process and through `buurtkas serve --workers 4` (tests.served).
+pytestmark = [pytest.mark.race, pytest.mark.served]
 
 
 def lock_waiters(db: Database) -> int:

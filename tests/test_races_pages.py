@@ -17,13 +17,10 @@ from tests.race_helpers import (
     run_together,
     voucher_balance,
 )
+from tests.served import another_browser
 
-pytestmark = pytest.mark.race
-
-
-def _browser(client: TestClient) -> TestClient:
-    """Another browser (its own cookies) on the same running app."""
-    return TestClient(client.app)
+# Each test that takes `client` runs in-process and through `buurtkas serve --workers 4` (tests.served).
+pytestmark = [pytest.mark.race, pytest.mark.served]
 
 
 def test_many_clicks_on_one_confirm_give_once(client: TestClient, db: Database, settings: Settings) -> None:
@@ -67,7 +64,7 @@ def test_households_racing_for_the_last_euros_never_overfund(
     households = 16
     setup = populate(db, settings, households=households, targets=[5_000])
     initiative = setup.initiative_ids[0]
-    browsers = [_browser(client) for _ in range(households)]
+    browsers = [another_browser(client) for _ in range(households)]
     pages = []
     for browser, code in zip(browsers, setup.codes, strict=True):
         hold_voucher(browser, code)
