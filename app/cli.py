@@ -388,7 +388,7 @@ def serve(
     import uvicorn
 
     from app.ops.metrics import prepare_multiprocess_dir
-    from app.ops.serving import NoDelayHttpToolsProtocol
+    from app.ops.serving import GuardedHttpToolsProtocol
 
     settings()  # refuse to start with bad settings, with a clear message
     prepare_multiprocess_dir()  # old counter files of earlier workers go
@@ -397,7 +397,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        http=NoDelayHttpToolsProtocol,  # TCP_NODELAY on every connection, whatever the loop and worker count
+        http=GuardedHttpToolsProtocol,  # TCP_NODELAY whatever the loop and worker count; a header time limit
         proxy_headers=True,
         access_log=False,
         log_level="info",

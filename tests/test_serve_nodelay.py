@@ -4,7 +4,7 @@ With several workers uvicorn's supervisor binds the listening socket with protoc
 then leaves TCP_NODELAY off on accepted sockets, and every request on a keep-alive connection waited 40 ms
 for the client's delayed ACK (issue 9; scripts/bench/workers measures it). The option is read here on the
 server's end of the connection, in the worker that accepted it (pidfd_getfd), never timed.
-Checked to fail: with serve's `http=NoDelayHttpToolsProtocol` removed, the asyncio case read 0 (undone).
+Checked to fail: with serve's `http=GuardedHttpToolsProtocol` removed, the asyncio case read 0 (undone).
 """
 
 from __future__ import annotations

@@ -1,4 +1,12 @@
-"""How `buurtkas serve` answers connections: uvicorn's HTTP protocol, with TCP_NODELAY on every connection.
+"""How `buurtkas serve` answers connections: uvicorn's HTTP protocol, with TCP_NODELAY on every connection
+and a time limit for a request's headers.
+
+A time limit for headers (slowloris): uvicorn has none of its own, so a client could keep a connection open
+for ever by sending a header byte now and then, and many such clients would use up the process's file
+descriptors. Each request's headers must be complete within `header_timeout` seconds of its first byte (or
+of the connection being opened); otherwise the connection is closed, as nginx's client_header_timeout does.
+Bodies are read asynchronously before a route's thread is taken, so a slow body holds up nobody else (see
+tests/security/test_slow_clients.py).
 
 uvicorn writes a response's headers and its body in two writes. With Nagle's algorithm on, the body waits
 until the client has acknowledged the headers, and a client that is still waiting for the body delays that
@@ -30,9 +38,43 @@ def set_tcp_nodelay(transport: asyncio.BaseTransport) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (what its "auto" picks with uvicorn[standard]), with TCP_NODELAY."""
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (what its "auto" picks with uvicorn[standard]), with TCP_NODELAY and a
+    time limit for each request's headers."""
+
+    header_timeout: float = 20.0
+    """Seconds; generous for a cheap phone on a bad mobile connection, short for a slowloris."""
+
+    _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         set_tcp_nodelay(transport)
         super().connection_made(transport)
+        self._start_header_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._start_header_timer()  # the next request on a keep-alive connection gets the same time
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _start_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.logger.info("Closed a connection whose request headers took over %s s", self.header_timeout)
+            self.transport.close()
