@@ -346,3 +346,16 @@ def test_sepa_scrub_touches_only_the_named_payment() -> None:
     assert "Jan" not in cleaned and "NL91ABNA0417164300" not in cleaned
     assert "Piet" in cleaned and "NL02RABO0123456789" in cleaned and "Gemeente" in cleaned
     assert scrub_sepa(cleaned, ["BK-1"]) == cleaned
+
+
+def test_the_audit_log_names_no_initiator_or_account_holder(db: Database, database_url: str) -> None:
+    """The audit log is kept for ever (append-only), so it must not hold what retention removes: people are
+    named by id, IBANs by their last four digits (a payout's approval used to copy the account holder)."""
+    settings = test_settings(database_url, **DEBTOR)
+    setup(db, settings, build_world(db, settings))
+    with db.read() as session:
+        rows = session.execute(select(AuditEvent.action, AuditEvent.before, AuditEvent.after)).all()
+    details = [json.dumps([before, after], ensure_ascii=False) for _action, before, after in rows]
+    assert "payout.approved" in {action for action, _before, _after in rows}
+    for value in (HOLDER, "Initiatiefnemer", OWNER, KEEPER, ORGANISER, DONOR, GOOD_IBAN[:-4]):
+        assert all(value not in detail for detail in details), value

@@ -212,7 +212,6 @@ def create_on_behalf(
             "title": initiative.title,
             "area": area.code if area is not None else "",
             "target_cents": initiative.target_cents,
-            "initiator_name": initiative.initiator_name,
             "status": InitiativeStatus.published if publish else InitiativeStatus.submitted,
         },
     )

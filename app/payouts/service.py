@@ -104,7 +104,6 @@ def approve(session: Session, scope: Scope, initiative_id: int, *, staff_id: int
             "initiative_id": initiative_id,
             "amount_cents": amount,
             "iban_last4": iban[-4:],
-            "account_holder": payout.account_holder,
             "end_to_end_id": payout.end_to_end_id,
             "status": PayoutStatus.approved.value,
         },
