@@ -23,8 +23,10 @@ router = APIRouter(tags=["donations"])
     summary="Start a donation: returns Stripe's payment page to send the donor to",
     max_body_size=MAX_JSON_BYTES,
     responses={
+        400: problem("The body is not JSON in UTF-8"),
         404: problem("Unknown initiative, or donations are switched off"),
         409: problem("The initiative does not take donations now"),
+        413: problem("The body is larger than 256 KiB (not read)"),
         422: problem("Bad input (amount outside the municipality's bounds, bad e-mail)"),
         503: problem("Stripe cannot be reached; nothing was charged"),
     },
@@ -51,7 +53,10 @@ def create_donation(
 @router.post(
     "/webhooks/stripe",
     summary="Stripe's events (signed): payments, failures, refunds",
-    responses={400: problem("Signature missing, forged, stale or replayed; or not a Stripe event")},
+    responses={
+        400: problem("Signature missing, forged, stale or replayed; or not a Stripe event"),
+        404: problem("Donations are switched off"),
+    },
 )
 async def stripe_webhook(request: Request) -> JSONResponse:
     state = request.app.state

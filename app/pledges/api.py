@@ -25,9 +25,11 @@ router = APIRouter(prefix="/api/v1", tags=["pledges"], max_body_size=MAX_JSON_BY
     response_model=PledgeOut,
     summary="Give voucher value to an initiative",
     responses={
+        400: problem("The body is not JSON in UTF-8"),
         403: problem("Initiative outside the voucher's area (when the municipality restricts it)"),
         404: problem("Unknown code or initiative"),
         409: problem("Initiative not open or already funded; voucher empty, expired or replaced"),
+        413: problem("The body is larger than 256 KiB (not read)"),
         422: problem("Bad input"),
         429: problem("Too many failed attempts"),
         503: problem("Busy; try again"),
@@ -36,7 +38,15 @@ router = APIRouter(prefix="/api/v1", tags=["pledges"], max_body_size=MAX_JSON_BY
 def create_pledge(
     body: PledgeIn,
     request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            # Documented, checked in run_idempotent (any printable text is taken; ASCII is what to send)
+            json_schema_extra={"minLength": 1, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+        ),
+    ] = None,
 ) -> JSONResponse:
     state = request.app.state
     client = client_address(request)

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["vouchers"], max_body_size=MAX_JSON_B
     response_model=VoucherCheckOut,
     summary="Balance and status of a voucher code",
     responses={
+        400: problem("The body is not JSON in UTF-8"),
         404: problem("Unknown code"),
+        413: problem("The body is larger than 256 KiB (not read)"),
         422: problem("Malformed code or body"),
         429: problem("Too many failed attempts from this client or in total"),
     },
