@@ -5,6 +5,10 @@ Runs on a fresh SQLite file always, and on a fresh PostgreSQL database when TEST
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,6 +17,7 @@ from sqlalchemy import create_engine, inspect
 from app.db import normalize_database_url
 from app.migrate import alembic_config
 from app.models import Base
+from tests.cli_helpers import BUURTKAS, Cli
 
 
 def _state(url: str) -> tuple[set[str], str | None]:
@@ -57,3 +62,29 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
     assert revision == head
     assert tables == model_tables | {"alembic_version"}
     command.check(config)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # replicas share PostgreSQL; SQLite serves one host
+def test_containers_starting_together_migrate_once(empty_database_url: str, tmp_path: Path) -> None:
+    """Three `buurtkas db upgrade` at the same moment on one empty database (replicas starting together):
+    all succeed and the database is at the head. An advisory lock in migrations/env.py lets one migrate
+    while the others wait (checked: without it, the others failed on the tables they also tried to create).
+    """
+    cli = Cli(empty_database_url, tmp_path)
+    commands = [
+        subprocess.Popen(
+            [str(BUURTKAS), "db", "upgrade"],
+            env=cli.env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=180) for process in commands]
+    failures = [
+        err.decode() for process, (_out, err) in zip(commands, outputs, strict=True) if process.returncode
+    ]
+    assert failures == []
+    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    assert _state(empty_database_url)[1] == head
