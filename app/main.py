@@ -30,6 +30,7 @@ from app.initiatives.api import router as initiatives_router
 from app.initiatives.initiator_pages import router as initiator_pages
 from app.initiatives.pages import router as initiative_pages
 from app.initiatives.staff_pages import router as initiative_staff_pages
+from app.kit.http import problem
 from app.kit.ratelimit import FailureLimit, FailureLimiter
 from app.logging import configure_logging
 from app.news.api import router as news_router
@@ -99,6 +100,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Any operation may meet a database that is restarting (app.errors.DatabaseUnavailable).
+        responses={
+            503: problem("The database cannot be reached right now; try again after Retry-After seconds")
+        },
     )
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1_000, compresslevel=6)

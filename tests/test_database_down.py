@@ -76,3 +76,10 @@ def test_a_bug_in_a_query_is_still_a_server_error(client: TestClient) -> None:
 
     with TestClient(app, raise_server_exceptions=False) as other:
         assert other.get("/broken").status_code == 500
+
+
+def test_every_operation_documents_the_503(down: TestClient) -> None:
+    document = down.get("/openapi.json").json()
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert operations
+    assert all("503" in op["responses"] for op in operations)
