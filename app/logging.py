@@ -27,7 +27,7 @@ TOKEN = "[token]"
 REDACTED = "[redacted]"
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# Voucher codes as shown (K7QM-2XHD-9RTW-FA) or typed (any case, dashes or spaces or nothing between groups).
+# Voucher codes as shown (K7QM-2XHD-9RTW-F5) or typed (any case, dashes or spaces or nothing between groups).
 _CODE = re.compile(
     r"(?<![0-9A-Za-z])[0-9A-Za-z]{4}(?:[- ]?[0-9A-Za-z]{4}){2}[- ]?[0-9A-Za-z]{2}(?![0-9A-Za-z])"
 )

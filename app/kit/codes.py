@@ -1,6 +1,6 @@
 """Voucher codes: 13 Crockford base32 symbols (65 random bits) plus a Crockford mod-37 check symbol.
 
-A code is shown grouped as `K7QM-2XHD-9RTW-FA` and read tolerantly: case-insensitive, spaces and
+A code is shown grouped as `K7QM-2XHD-9RTW-F5` and read tolerantly: case-insensitive, spaces and
 dashes ignored, O read as 0 and I/L read as 1. Only a keyed hash (HMAC-SHA256) of the normalised code is
 stored, so a database dump reveals no usable code.
 
@@ -73,7 +73,7 @@ def normalize_code(text: str) -> str:
 
 
 def format_code(code: str) -> str:
-    """`K7QM2XHD9RTWFA` → `K7QM-2XHD-9RTW-FA`."""
+    """`K7QM2XHD9RTWF5` → `K7QM-2XHD-9RTW-F5`."""
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 

@@ -15,8 +15,8 @@ class MalformedVoucherCode(InvalidInput):
     title = "Code klopt niet"
     title_en = "Code is not valid"
 
-    message = "Dit is geen geldige vouchercode. Een code heeft 14 tekens, zoals K7QM-2XHD-9RTW-FA."
-    message_en = "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-FA."
+    message = "Dit is geen geldige vouchercode. Een code heeft 14 tekens, zoals K7QM-2XHD-9RTW-F5."
+    message_en = "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-F5."
 
 
 class VoucherReplaced(Conflict):
