@@ -171,7 +171,7 @@ MALFORMED = Expected(
     "Code klopt niet",
     "Code is not valid",
     "Dit is geen geldige vouchercode. Een code heeft 14 tekens, zoals K7QM-2XHD-9RTW-F5.",
-    "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-FA.",
+    "This is not a valid voucher code. A code has 14 characters, like K7QM-2XHD-9RTW-F5.",
 )
 UNKNOWN_CODE = Expected(
     404,
