@@ -105,14 +105,8 @@ class DatabaseUnavailable(AppError):
     slug = "unavailable"
     title = "Even niet bereikbaar"
     title_en = "Temporarily unavailable"
-    message = (
-        "Buurtkas kan zijn gegevens nu even niet bereiken. Probeer het over een paar seconden opnieuw; "
-        "wat al gelukt was, gebeurt geen tweede keer."
-    )
-    message_en = (
-        "Buurtkas cannot reach its data right now. Try again in a few seconds; "
-        "whatever already went through does not happen a second time."
-    )
+    message = "Buurtkas kan zijn gegevens nu even niet bereiken. Probeer het over een paar seconden opnieuw."
+    message_en = "Buurtkas cannot reach its data right now. Try again in a few seconds."
     retry_after = 5
 
     def __init__(self) -> None:
@@ -121,24 +115,30 @@ class DatabaseUnavailable(AppError):
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """A lost or refused database connection, or no connection free in time; not a bug in a query."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    """A lost or refused database connection, a server shutting down or out of resources, a failover, or no
+    connection free in time; not a bug in a query (those stay server errors)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):
         return False
-    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+    if exc.connection_invalidated:
         return True
-    if isinstance(exc, OperationalError):
-        if type(exc.orig).__module__.startswith("sqlite3"):  # SQLite also says "no such table" this way
-            return any(word in str(exc.orig).lower() for word in _SQLITE_UNAVAILABLE)
-        return True  # PostgreSQL: connection lost or refused, shutting down, statement timeout
-    return False
+    if type(exc.orig).__module__.startswith("sqlite3"):  # SQLite says "no such table" the same way
+        return isinstance(exc, OperationalError) and str(exc.orig).lower().startswith(_SQLITE_UNAVAILABLE)
+    code = getattr(exc.orig, "sqlstate", None)
+    if code is None:  # psycopg's own: connection refused or lost before the server could answer
+        return isinstance(exc, OperationalError)
+    return code[:2] in _PG_UNAVAILABLE_CLASSES or code in _PG_UNAVAILABLE_CODES
 
 
-_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+# Connection exception, insufficient resources, operator intervention (shutdown, statement timeout),
+# system error; and a read-only transaction: writes meeting a standby during a failover.
+_PG_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "58"})
+_PG_UNAVAILABLE_CODES = frozenset({"25006", "55P03"})
 
 
 def prefers_english(request: Request) -> bool:

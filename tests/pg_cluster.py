@@ -39,7 +39,13 @@ class PrivateCluster:
         if self.user:
             account = pwd.getpwnam(self.user)
             os.chown(self.root, account.pw_uid, account.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        try:
+            self._run(
+                "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"
+            )
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on"
             " -c max_connections=120 -c shared_buffers=32MB"
@@ -47,12 +53,14 @@ class PrivateCluster:
         self._options = options
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/buurtkas"
 
-    def _run(self, tool: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, tool: str, *args: str, timeout: float = 120, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin / tool), *args]
         if self.user:
             command = ["runuser", "-u", self.user, "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=self.root)
-        assert done.returncode == 0, f"{tool} failed: {done.stdout}\n{done.stderr}"
+        assert not check or done.returncode == 0, f"{tool} failed: {done.stdout}\n{done.stderr}"
         return done
 
     def start(self) -> None:
@@ -75,9 +83,12 @@ class PrivateCluster:
         engine.dispose()
 
     def destroy(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Stop it however it is (never hiding the test's own failure) and remove its files."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:
         path = self.root / "log"

@@ -1,8 +1,8 @@
 """The real server in tests: `buurtkas serve --workers N` as a child process on a free port.
 
-The race tests run through it as well as through the in-process `TestClient` (the `client` fixture below
-overrides the one in conftest where it is imported): there, several operating-system processes, each with
-its own connection pool, compete for the same rows, as they do in production. The fault suite kills it
+The race tests of modules marked `served` run through it as well as through the in-process `TestClient`
+(the `client` fixture in conftest): there, several operating-system processes, each with its own
+connection pool, compete for the same rows, as they do in production. The fault suite kills it
 with SIGKILL and starts it again.
 
 `ServedClient` is an `httpx2.Client` with the server's address as its base URL, so the helpers that take a
@@ -82,8 +82,11 @@ class Server:
         )
         self.process: subprocess.Popen[bytes] | None = None
         self._cpu_at_start: dict[int, int] = {}
-        # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
-        self._output = tempfile.TemporaryFile()  # noqa: SIM115  # closed by stop()
+        # The server's output goes to a file: a pipe nobody reads fills up and blocks the server. Appending,
+        # so that reading it here never moves where the server writes.
+        self._output = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115  # closed by stop()
+        self._home = tempfile.TemporaryDirectory(prefix="buurtkas-served-")
+        self.env["MEDIA_DIR"] = str(Path(self._home.name) / "media")
 
     def start(self, *, timeout: float = 60) -> None:
         self.process = subprocess.Popen(
@@ -98,7 +101,7 @@ class Server:
                 str(self.workers),
             ],
             env=self.env,
-            cwd=ROOT,
+            cwd=self._home.name,  # no developer's .env, nothing written into the checkout
             stdout=self._output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: kill() takes the workers with it
@@ -110,8 +113,18 @@ class Server:
             if self.ready() and (self.workers == 1 or len(self.worker_pids()) == self.workers):
                 break
             time.sleep(0.1)
-        # Every worker answers only once it has imported the app; wait until all of them are idle.
-        self._cpu_at_start = {pid: _cpu_ticks(pid) for pid in self.worker_pids()}
+        self._cpu_at_start = self._when_idle(deadline)
+
+    def _when_idle(self, deadline: float) -> dict[int, int]:
+        """CPU ticks of each worker once none has used any for 0.3 s (all have imported the app)."""
+        last = {pid: _cpu_ticks(pid) for pid in self.worker_pids()}
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            now = {pid: _cpu_ticks(pid) for pid in self.worker_pids()}
+            if now == last:
+                return now
+            last = now
+        raise AssertionError(f"the workers did not settle: {self.log()}")
 
     def ready(self) -> bool:
         try:
@@ -144,16 +157,17 @@ class Server:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self._output.close()
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGTERM and a clean shutdown; then SIGKILL to whatever of the group is left (orphaned workers)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=20)
         self._output.close()
+        self._home.cleanup()
 
     def log(self, tail: int = 4000) -> str:
         """The end of what the server printed (all of its runs)."""

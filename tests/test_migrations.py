@@ -6,18 +6,21 @@ Runs on a fresh SQLite file always, and on a fresh PostgreSQL database when TEST
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from app.db import normalize_database_url
 from app.migrate import alembic_config
 from app.models import Base
 from tests.cli_helpers import BUURTKAS, Cli
+
+MIGRATION_LOCK = 0x42554B4D  # migrations/env.py
 
 
 def _state(url: str) -> tuple[set[str], str | None]:
@@ -67,20 +70,31 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
 @pytest.mark.parametrize("backend", ["postgresql"])  # replicas share PostgreSQL; SQLite serves one host
 def test_containers_starting_together_migrate_once(empty_database_url: str, tmp_path: Path) -> None:
     """Three `buurtkas db upgrade` at the same moment on one empty database (replicas starting together):
-    all succeed and the database is at the head. An advisory lock in migrations/env.py lets one migrate
-    while the others wait (checked: without it, the others failed on the tables they also tried to create).
+    all succeed and the database is at the head. The test holds the migration lock itself until all three
+    wait for it, so they really start together (without the lock in migrations/env.py they would not wait:
+    the test fails on the waiters, and when they do race, two of three fail on the tables they both create).
     """
+    engine = create_engine(normalize_database_url(empty_database_url), isolation_level="AUTOCOMMIT")
     cli = Cli(empty_database_url, tmp_path)
-    commands = [
-        subprocess.Popen(
-            [str(BUURTKAS), "db", "upgrade"],
-            env=cli.env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(3)
-    ]
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        commands = [
+            subprocess.Popen(
+                [str(BUURTKAS), "db", "upgrade"],
+                env=cli.env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        deadline = time.monotonic() + 120
+        while _lock_waiters(holder) < 3:
+            assert all(process.poll() is None for process in commands), "an upgrade ended without waiting"
+            assert time.monotonic() < deadline, "the upgrades did not wait for the migration lock"
+            time.sleep(0.05)
+        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    engine.dispose()
     outputs = [process.communicate(timeout=180) for process in commands]
     failures = [
         err.decode() for process, (_out, err) in zip(commands, outputs, strict=True) if process.returncode
@@ -88,3 +102,14 @@ def test_containers_starting_together_migrate_once(empty_database_url: str, tmp_
     assert failures == []
     head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
     assert _state(empty_database_url)[1] == head
+
+
+def _lock_waiters(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar_one()
+    )

@@ -75,6 +75,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # A pipelined request waits behind one still being answered: reading is paused, so its
+            # headers cannot arrive yet. Give it the time again rather than cut the answer off.
+            self._start_header_timer()
+            return
         if not self.transport.is_closing():
             self.logger.info("Closed a connection whose request headers took over %s s", self.header_timeout)
             self.transport.close()
