@@ -5,6 +5,7 @@ Runs on a fresh SQLite file always, and on a fresh PostgreSQL database when TEST
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from app.db import normalize_database_url
 from app.migrate import alembic_config
@@ -113,3 +115,41 @@ def _lock_waiters(conn: Connection) -> int:
             )
         ).scalar_one()
     )
+
+
+def test_old_audit_entries_lose_the_names_retention_must_remove(empty_database_url: str) -> None:
+    """Migration 0007: entries written before the app stopped copying names keep everything but them, and
+    the log is append-only again afterwards."""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0006")
+    engine = create_engine(normalize_database_url(empty_database_url))
+    entries = [
+        (
+            "initiative.created_by_staff",
+            {"initiator_name": "Mevrouw De Vries", "title": "Koffie", "status": "submitted"},
+        ),
+        ("payout.approved", {"account_holder": "Ömer Dağ", "iban_last4": "1234", "amount_cents": 5000}),
+        ("initiative.transition", {"status": "funded"}),
+    ]
+    with engine.begin() as conn:
+        for action, after in entries:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (created_at, actor, action, subject_type, subject_id, after)"
+                    " VALUES (CURRENT_TIMESTAMP, 'staff:1', :action, 'initiative', '1', :after)"
+                ),
+                {"action": action, "after": json.dumps(after, sort_keys=True)},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        stored = [
+            json.loads(after) for (after,) in conn.execute(text("SELECT after FROM audit_events ORDER BY id"))
+        ]
+    assert stored == [
+        {"title": "Koffie", "status": "submitted"},
+        {"iban_last4": "1234", "amount_cents": 5000},
+        {"status": "funded"},
+    ]
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'x'"))
+    engine.dispose()
