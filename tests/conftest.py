@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from tests.databases import PostgresFactory, SqliteFactory, test_settings
+from tests.databases import SERVED_DATABASE, PostgresFactory, SqliteFactory, test_settings
 from tests.dbstate import empty_postgres_database
 from tests.factories import World, build_world
 from tests.mailserver import smtp_server  # noqa: F401  # the fixture, for every test module
-from tests.served import WORKERS, served
+from tests.served import WORKERS, Server
 from tests.stripe_fixtures import stripe, stripe_server  # noqa: F401  # likewise
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -47,7 +47,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(
-    backend: str, sqlite_factory: SqliteFactory, postgres_factory: PostgresFactory | None
+    request: pytest.FixtureRequest,
+    backend: str,
+    sqlite_factory: SqliteFactory,
+    postgres_factory: PostgresFactory | None,
 ) -> Iterator[str]:
     if backend == "postgresql":
         if postgres_factory is None:
@@ -55,7 +58,11 @@ def database_url(
         factory: SqliteFactory | PostgresFactory = postgres_factory
     else:
         factory = sqlite_factory
-    url = factory.create()
+    if request.getfixturevalue("serving") != "app" and postgres_factory is not None:
+        # The shared server of this test process serves one database name; it is made anew for each test.
+        url = postgres_factory.recreate(SERVED_DATABASE)
+    else:
+        url = factory.create()
     yield url
     factory.drop(url)
 
@@ -112,14 +119,32 @@ def _sqlite_with_workers(item: pytest.Item) -> bool:
     return params.get("backend") == "sqlite" and params.get("serving", "app") != "app"
 
 
+@pytest.fixture(scope="session")
+def shared_servers() -> Iterator[dict[str, Server]]:
+    """One `buurtkas serve --workers 4` per test process, started at first use (its workers take seconds to
+    import the app). Each served test gets the database anew under the same name: DROP … WITH (FORCE)
+    ends the server's connections, and its pool (pre-ping) connects to the new one by itself."""
+    servers: dict[str, Server] = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
 @pytest.fixture
-def client(serving: str, backend: str, settings: Settings, db: Database) -> Iterator[Any]:
+def client(
+    serving: str, backend: str, settings: Settings, db: Database, shared_servers: dict[str, Server]
+) -> Iterator[Any]:
     if serving == "app":
         with TestClient(create_app(settings, db)) as test_client:
             yield test_client
         return
     assert backend == "postgresql", "several server processes: PostgreSQL only"
-    with served(settings.database_url) as server, server.client() as served_client:
+    server = shared_servers.get(settings.database_url)
+    if server is None or not server.running():
+        server = shared_servers[settings.database_url] = Server(settings.database_url)
+        server.start()
+    server.mark()
+    with server.client() as served_client:
         yield served_client
 
 

@@ -22,6 +22,8 @@ from app.db import normalize_database_url
 from app.migrate import upgrade
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+SERVED_DATABASE = "served"
+"""The database name the shared `buurtkas serve --workers 4` of a test process serves (tests.served)."""
 
 
 def test_settings(database_url: str, **overrides: object) -> Settings:
@@ -85,6 +87,14 @@ class PostgresFactory:
         with self._admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
         self._created.append(name)
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def recreate(self, suffix: str) -> str:
+        """A fresh copy of the template under a fixed name (dropped first, whoever is connected)."""
+        name = f"{self.prefix}_{suffix}"
+        with self._admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
         return self.server_url.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:

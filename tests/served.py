@@ -126,6 +126,13 @@ class Server:
             last = now
         raise AssertionError(f"the workers did not settle: {self.log()}")
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def mark(self) -> None:
+        """From now on `busy_workers` counts (a server shared by several tests)."""
+        self._cpu_at_start = {pid: _cpu_ticks(pid) for pid in self.worker_pids()}
+
     def ready(self) -> bool:
         try:
             return httpx2.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
