@@ -96,3 +96,21 @@ def test_every_operation_documents_the_503(down: TestClient) -> None:
     operations = [op for path in document["paths"].values() for op in path.values()]
     assert operations
     assert all("503" in op["responses"] for op in operations)
+
+
+def test_metrics_still_answer_and_count_the_outage(down: TestClient) -> None:
+    from tests.test_metrics import value
+
+    before = down.get("/metrics")
+    assert before.status_code == 200
+    assert down.get("/api/v1/initiatives").status_code == 503
+    after = down.get("/metrics").text
+    assert value(after, "buurtkas_database_up") == 0
+    route = {"route": "/api/v1/initiatives"}
+    grown = value(after, "buurtkas_http_unavailable_total", **route) - value(
+        before.text, "buurtkas_http_unavailable_total", **route
+    )
+    assert grown == 1
+    assert value(after, "buurtkas_http_server_errors_total", **route) == value(
+        before.text, "buurtkas_http_server_errors_total", **route
+    )

@@ -75,7 +75,13 @@ LATENCY = Histogram(
 )
 SERVER_ERRORS = Counter(
     "buurtkas_http_server_errors",
-    "Responses with a 5xx status (unhandled exceptions included), by route template.",
+    "Responses with a 5xx status other than 503 (unhandled exceptions included), by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
+UNAVAILABLE = Counter(
+    "buurtkas_http_unavailable",
+    "Responses with 503: the database could not be reached or the service was busy; clients try again.",
     ["route"],
     registry=REGISTRY,
 )
@@ -142,7 +148,9 @@ def record(scope: Scope, status: int, seconds: float) -> None:
     method = method if method in METHODS else "other"
     REQUESTS.labels(method, route, status_class(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
-    if status >= 500:
+    if status == 503:
+        UNAVAILABLE.labels(route).inc()  # an outage, not a bug: alert on it separately
+    elif status >= 500:
         SERVER_ERRORS.labels(route).inc()
     if route == WEBHOOK_ROUTE and 400 <= status < 500:
         WEBHOOK_REFUSALS.inc()
