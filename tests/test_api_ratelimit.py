@@ -16,6 +16,7 @@ from tests.api_cases import CLIENT, PROBLEM_JSON, C, P, unknown_code
 from tests.databases import test_settings
 from tests.dbstate import assert_ledger_ok, failure_counts, snapshot
 from tests.factories import World, build_world
+from tests.ratelimit_helpers import start_in_one_window
 
 # --- the failed-attempt limits -------------------------------------------------------------------------------
 
@@ -27,6 +28,7 @@ def limited(database_url: str) -> Iterator[tuple[Settings, Database, World]]:
     )
     db = Database(conf)
     world = build_world(db, conf, households=12)
+    start_in_one_window(conf.code_failure_window_seconds)
     yield conf, db, world
     db.dispose()
 

@@ -26,6 +26,7 @@ from tests.databases import test_settings
 from tests.dbstate import snapshot
 from tests.factories import World, build_world
 from tests.pages_helpers import form_fields
+from tests.ratelimit_helpers import start_in_one_window
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PER_CLIENT = 3
@@ -42,6 +43,7 @@ def limited(database_url: str) -> Iterator[tuple[Settings, Database, World]]:
     )
     db = Database(conf)
     world = build_world(db, conf, households=8)
+    start_in_one_window(conf.code_failure_window_seconds)
     yield conf, db, world
     db.dispose()
 

@@ -18,6 +18,7 @@ from app.db import Database
 from tests.api_cases import C, unknown_code
 from tests.factories import build_world
 from tests.pages_helpers import form_fields
+from tests.ratelimit_helpers import start_in_one_window
 from tests.served import Server, served
 from tests.staff_helpers import make_staff
 
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.parametrize("backend", ["postgresql"])  # several proce
 @pytest.fixture
 def two_servers(db: Database, settings: Settings) -> Iterator[tuple[Server, Server]]:
     build_world(db, settings, households=4)
+    start_in_one_window(need_seconds=180)  # two servers to start, then the attempts
     with (
         served(settings.database_url, workers=1, env=LIMITS) as one,
         served(settings.database_url, workers=1, env=LIMITS) as other,

@@ -22,6 +22,7 @@ from app.models import StaffMember
 from tests.databases import test_settings
 from tests.factories import World, build_world
 from tests.pages_helpers import form_fields
+from tests.ratelimit_helpers import start_in_one_window
 from tests.staff_helpers import STAFF_PASSWORD, make_staff
 
 EMAIL = "regisseur@almelo.nl"
@@ -41,6 +42,7 @@ def small_limits(database_url: str) -> Iterator[tuple[Settings, Database, World]
     )
     db = Database(conf)
     world = build_world(db, conf, households=4)
+    start_in_one_window()  # the staff sign-in window: 600 s
     yield conf, db, world
     db.dispose()
 
