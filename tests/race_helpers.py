@@ -146,7 +146,7 @@ class PeakConnections:
                     in_transaction = int(server.execute(_IN_TRANSACTION).fetchone()[0])
                 self.peak = max(self.peak, int(pool.checkedout()), in_transaction)
                 # The server's view costs a query: sampled less often, so the race keeps its CPU.
-                time.sleep(0.0005 if server is None else 0.002)
+                time.sleep(0.0005)
         finally:
             if server is not None:
                 server.close()
