@@ -145,7 +145,6 @@ class PeakConnections:
                 if server is not None:
                     in_transaction = int(server.execute(_IN_TRANSACTION).fetchone()[0])
                 self.peak = max(self.peak, int(pool.checkedout()), in_transaction)
-                # The server's view costs a query: sampled less often, so the race keeps its CPU.
                 time.sleep(0.0005)
         finally:
             if server is not None:
