@@ -49,3 +49,16 @@ def confirm(client: TestClient, initiative_id: int, confirm_page: Any) -> Any:
 def alert_text(response: Any) -> str:
     found = soup(response).select('[role="alert"]')
     return " ".join(element.get_text(" ", strip=True) for element in found)
+
+
+def filled(page: Any, action: str, **values: str) -> dict[str, str]:
+    """The form's own fields (hidden, text, textareas, selects) with `values` put in."""
+    fields = form_fields(page, action)
+    form = soup(page).find("form", attrs={"action": action})
+    for textarea in form.find_all("textarea"):
+        fields[str(textarea["name"])] = textarea.get_text()
+    for select_ in form.find_all("select"):
+        chosen = select_.find("option", selected=True)
+        fields[str(select_["name"])] = str(chosen["value"]) if chosen else ""
+    fields.update(values)
+    return fields

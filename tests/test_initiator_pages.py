@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -15,20 +14,7 @@ from app.kit.clock import today
 from app.models import Initiative, InitiativePhoto
 from tests.factories import World
 from tests.initiator_helpers import signed_in
-from tests.pages_helpers import alert_text, form_fields, soup
-
-
-def filled(page: Any, action: str, **values: str) -> dict[str, str]:
-    fields = form_fields(page, action)
-    form = soup(page).find("form", attrs={"action": action})
-    for textarea in form.find_all("textarea"):
-        fields[str(textarea["name"])] = textarea.get_text()
-    for select_ in form.find_all("select"):
-        chosen = select_.find("option", selected=True)
-        fields[str(select_["name"])] = str(chosen["value"]) if chosen else ""
-    fields.update(values)
-    return fields
-
+from tests.pages_helpers import alert_text, filled, form_fields, soup
 
 GOOD = {
     "title": "Bloembakken in de Grotestraat",

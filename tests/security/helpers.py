@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from typing import Any
 
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.kit.clock import today
-from tests.pages_helpers import alert_text, form_fields, soup
+from tests.pages_helpers import alert_text, filled, form_fields, soup  # noqa: F401  # filled: for test_sqli
 
 GOOD = {
     "title": "Bloembakken in de Grotestraat",
@@ -26,19 +25,6 @@ GOOD = {
     "organiser_name_0": "Sanne",
     "organiser_email_0": "sanne@example.org",
 }
-
-
-def filled(page: Any, action: str, **values: str) -> dict[str, str]:
-    """The form's own fields (hidden, text, textareas, selects) with `values` put in."""
-    fields = form_fields(page, action)
-    form = soup(page).find("form", attrs={"action": action})
-    for textarea in form.find_all("textarea"):
-        fields[str(textarea["name"])] = textarea.get_text()
-    for select_ in form.find_all("select"):
-        chosen = select_.find("option", selected=True)
-        fields[str(select_["name"])] = str(chosen["value"]) if chosen else ""
-    fields.update(values)
-    return fields
 
 
 def good_values(**changes: str) -> dict[str, str]:

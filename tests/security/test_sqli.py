@@ -28,8 +28,8 @@ from app.donations.schemas import DonationIn
 from tests.dbstate import row_counts, snapshot
 from tests.factories import World
 from tests.initiator_helpers import signed_in
-from tests.pages_helpers import form_fields
-from tests.security.helpers import filled, good_values, new_draft
+from tests.pages_helpers import filled, form_fields
+from tests.security.helpers import good_values, new_draft
 
 PAYLOADS = [
     "' OR 1=1 --",
